@@ -1,0 +1,52 @@
+"""Runtime configuration, read from the stage's environment and nowhere else."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that differs between local, dev and prod."""
+
+    stage: str
+    region: str
+    dynamodb_host: str | None
+    users_table: str
+    ecgs_table: str
+    ecg_chunks_table: str
+    revoked_tokens_table: str
+    token_ttl_seconds: int
+    bcrypt_rounds: int
+    jwt_secret: str | None
+    jwt_secret_parameter: str | None
+    db_max_retries: int
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+@cache
+def get_settings() -> Settings:
+    """Build the settings once per process (Lambda container)."""
+    stage = os.environ.get("ECG_STAGE", "local")
+    return Settings(
+        stage=stage,
+        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        dynamodb_host=os.environ.get("ECG_DYNAMODB_HOST") or None,
+        users_table=os.environ.get("ECG_USERS_TABLE", f"ecg-insights-{stage}-users"),
+        ecgs_table=os.environ.get("ECG_ECGS_TABLE", f"ecg-insights-{stage}-ecgs"),
+        ecg_chunks_table=os.environ.get("ECG_ECG_CHUNKS_TABLE", f"ecg-insights-{stage}-ecg-chunks"),
+        revoked_tokens_table=os.environ.get(
+            "ECG_REVOKED_TOKENS_TABLE", f"ecg-insights-{stage}-revoked-tokens"
+        ),
+        token_ttl_seconds=_int("ECG_TOKEN_TTL_SECONDS", 3600),
+        bcrypt_rounds=_int("ECG_BCRYPT_ROUNDS", 12),
+        jwt_secret=os.environ.get("ECG_JWT_SECRET") or None,
+        jwt_secret_parameter=os.environ.get("ECG_JWT_SECRET_PARAMETER") or None,
+        db_max_retries=_int("ECG_DB_MAX_RETRIES", 3),
+    )

@@ -1,0 +1,22 @@
+"""The denylist of logged-out tokens, keyed by `jti`; DynamoDB's TTL removes expired entries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from chalicelib.store.failures import database_call
+from chalicelib.store.models import RevokedTokenItem
+
+
+def revoke(jti: str, expires_at: int) -> None:
+    with database_call():
+        RevokedTokenItem(jti, expires_at=datetime.fromtimestamp(expires_at, UTC)).save()
+
+
+def is_revoked(jti: str) -> bool:
+    with database_call():
+        try:
+            RevokedTokenItem.get(jti, consistent_read=True)
+        except RevokedTokenItem.DoesNotExist:
+            return False
+    return True

@@ -1,0 +1,50 @@
+"""The users repository: the only code that reads or writes the users table."""
+
+from __future__ import annotations
+
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.store.failures import database_call
+from chalicelib.store.models import UserItem
+
+
+def get_user(username: str) -> UserItem | None:
+    with database_call():
+        try:
+            return UserItem.get(username, consistent_read=True)
+        except UserItem.DoesNotExist:
+            return None
+
+
+def create_user(user: UserItem) -> None:
+    """Conditional put: an existing username is a 409, never an overwrite."""
+    with database_call(lambda: Conflict(f"user {user.username!r} already exists")):
+        user.save(condition=UserItem.username.does_not_exist())
+
+
+def list_users(limit: int, after: str | None) -> tuple[list[UserItem], str | None]:
+    start = {"username": {"S": after}} if after else None
+    with database_call():
+        result = UserItem.scan(limit=limit, last_evaluated_key=start, consistent_read=True)
+        items = list(result)
+        last = result.last_evaluated_key
+    return items, (last["username"]["S"] if last else None)
+
+
+def set_password(username: str, stamp: str, password_hash: str, new_stamp: str) -> None:
+    """Replace the hash and the stamp, only if no other change happened in between."""
+    with database_call(lambda: Conflict("the account changed meanwhile; sign in again")):
+        UserItem(username).update(
+            actions=[UserItem.password_hash.set(password_hash), UserItem.stamp.set(new_stamp)],
+            condition=UserItem.stamp == stamp,
+        )
+
+
+def mark_deleting(username: str) -> None:
+    """First step of a delete: the account stops authenticating and accepting ECGs."""
+    with database_call(lambda: NotFound(f"no user {username!r}")):
+        UserItem(username).update(actions=[UserItem.deleting.set(True)], condition=UserItem.username.exists())
+
+
+def delete_user_item(username: str) -> None:
+    with database_call():
+        UserItem(username).delete()

@@ -1,0 +1,74 @@
+"""A thin, readable client for the tests: JSON in, (status, JSON) out."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from chalice.test import HTTPResponse, TestHTTPClient
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    raw: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.raw) if self.raw else None
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class Api:
+    def __init__(self, http: TestHTTPClient, admin: tuple[str, str]) -> None:
+        self.http = http
+        self.admin_credentials = admin
+        self._admin_token: str | None = None
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        body: Any = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        all_headers = {**(bearer(token) if token else {}), **(headers or {})}
+        payload = b""
+        if raw is not None:
+            payload = raw
+            all_headers.setdefault("Content-Type", "application/json")
+        elif body is not None:
+            payload = json.dumps(body).encode()
+            all_headers.setdefault("Content-Type", "application/json")
+        response: HTTPResponse = self.http.request(method, path, headers=all_headers, body=payload)
+        return Reply(
+            response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.body or b""
+        )
+
+    def login(self, username: str, password: str) -> str:
+        reply = self.call("POST", "/auth/token", body={"username": username, "password": password})
+        assert reply.status == 200, reply.json
+        return reply.json["access_token"]
+
+    @property
+    def admin_token(self) -> str:
+        if self._admin_token is None:
+            self._admin_token = self.login(*self.admin_credentials)
+        return self._admin_token
+
+    def create_user(self, username: str, password: str = "user-password-1", role: str = "user") -> Reply:
+        return self.call(
+            "POST", "/users", self.admin_token, {"username": username, "password": password, "role": role}
+        )
+
+    def user_token(self, username: str, password: str = "user-password-1") -> str:
+        created = self.create_user(username, password)
+        assert created.status == 201, created.json
+        return self.login(username, password)
