@@ -12,7 +12,7 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 	touch $@
 
 run: $(INSTALLED)
-	$(BIN)/python -m devtools.local_stack
+	PYTHONUNBUFFERED=1 $(BIN)/python -m devtools.local_stack
 
 test: $(INSTALLED)
 	$(BIN)/ruff check .

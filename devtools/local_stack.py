@@ -112,11 +112,9 @@ def main() -> int:
 
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
+        print(f"ECG Insights is ready (admin: {admin_username}); Ctrl-C stops it", flush=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
-        print(
-            f"ECG Insights on http://127.0.0.1:{port} (admin: {admin_username}); Ctrl-C stops it", flush=True
-        )
         stop.wait()
         server.shutdown()
         thread.join(timeout=5)
