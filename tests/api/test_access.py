@@ -1,4 +1,4 @@
-"""Roles × routes, computed from the app's own routes so a new unmapped route fails here."""
+"""Roles by routes, computed from the app's own routes so a new unmapped route fails here."""
 
 from __future__ import annotations
 
@@ -65,9 +65,13 @@ def test_policy_lists_every_route_of_the_role(role: Role):
 
 def _modules_loaded_by(statement: str) -> set[str]:
     code = f"import sys; {statement}; print(' '.join(sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={
-        "PATH": "", "AWS_DEFAULT_REGION": "us-east-1", "PYTHONPATH": "."
-    })
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "", "AWS_DEFAULT_REGION": "us-east-1", "PYTHONPATH": "."},
+    )
     return set(result.stdout.split())
 
 

@@ -80,7 +80,9 @@ def _unsigned(claims: dict) -> str:
         pytest.param(lambda api: "not-a-jwt", id="malformed"),
         pytest.param(lambda api: api.admin_token[:-4] + "AAAA", id="tampered-signature"),
         pytest.param(lambda api: _unsigned(_claims(api)), id="alg-none"),
-        pytest.param(lambda api: _forge(_claims(api), "another-key-that-is-long-enough-000000"), id="foreign-key"),
+        pytest.param(
+            lambda api: _forge(_claims(api), "another-key-that-is-long-enough-000000"), id="foreign-key"
+        ),
         pytest.param(lambda api: _forge(_claims(api, exp=int(time.time()) - 10)), id="expired"),
         pytest.param(lambda api: _forge(_claims(api, role="user")), id="role-changed"),
         pytest.param(lambda api: _forge(_claims(api, stamp="forged")), id="wrong-stamp"),
@@ -128,7 +130,10 @@ def test_password_change_revokes_earlier_tokens_and_swaps_the_password(api: Api)
     body = {"current_password": "user-password-1", "new_password": "brand-new-password"}
     assert api.call("PUT", "/users/me/password", token, body).status == 204
     assert api.call("GET", "/users/me", token).status == 401
-    assert api.call("POST", "/auth/token", body={"username": "alice", "password": "user-password-1"}).status == 401
+    assert (
+        api.call("POST", "/auth/token", body={"username": "alice", "password": "user-password-1"}).status
+        == 401
+    )
     fresh = api.login("alice", "brand-new-password")
     assert api.call("GET", "/users/me", fresh).status == 200
 

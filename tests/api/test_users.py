@@ -17,7 +17,9 @@ def test_admin_can_create_a_user(api: Api):
 
 
 def test_role_defaults_to_user_and_admin_can_be_chosen(api: Api):
-    reply = api.call("POST", "/users", api.admin_token, {"username": "second", "password": "pass-word-2", "role": "admin"})
+    reply = api.call(
+        "POST", "/users", api.admin_token, {"username": "second", "password": "pass-word-2", "role": "admin"}
+    )
     assert reply.json["role"] == "admin"
     assert api.call("GET", "/users", api.login("second", "pass-word-2")).status == 200
 
@@ -78,7 +80,9 @@ def test_unknown_field_is_a_bad_request_naming_it(api: Api):
 
 
 def test_non_json_body_is_unsupported(api: Api):
-    reply = api.call("POST", "/users", api.admin_token, raw=b"username=x", headers={"Content-Type": "text/plain"})
+    reply = api.call(
+        "POST", "/users", api.admin_token, raw=b"username=x", headers={"Content-Type": "text/plain"}
+    )
     assert reply.status == 415
 
 
@@ -110,7 +114,9 @@ def test_users_are_listed_across_pages_without_repeats(api: Api):
     assert pages == 3
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "limit=-1", "limit=", "next_token=garbage"])
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=101", "limit=abc", "limit=-1", "limit=", "next_token=garbage"]
+)
 def test_bad_list_parameters_are_a_bad_request(api: Api, query: str):
     assert api.call("GET", f"/users?{query}", api.admin_token).status == 400
 
@@ -119,7 +125,10 @@ def test_admin_can_delete_a_user(api: Api):
     api.create_user("alice")
     assert api.call("DELETE", "/users/alice", api.admin_token).status == 204
     assert api.call("GET", "/users/alice", api.admin_token).status == 404
-    assert api.call("POST", "/auth/token", body={"username": "alice", "password": "user-password-1"}).status == 401
+    assert (
+        api.call("POST", "/auth/token", body={"username": "alice", "password": "user-password-1"}).status
+        == 401
+    )
 
 
 def test_deleting_an_unknown_user_is_not_found(api: Api):

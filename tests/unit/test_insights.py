@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chalicelib.ecg.insights import INSIGHTS, compute, missing, zero_crossings
+
+INT32 = st.integers(min_value=-(2**31), max_value=2**31 - 1)
+
+
+def reference_zero_crossings(signal: list[int]) -> int:
+    """API.md, literally: sign changes between consecutive non-zero samples."""
+    non_zero = [sample for sample in signal if sample != 0]
+    return sum(1 for left, right in itertools.pairwise(non_zero) if (left < 0) != (right < 0))
+
+
+@pytest.mark.parametrize(
+    ("signal", "expected"),
+    [
+        ([1, -1], 1),
+        ([1, 0, -1], 1),
+        ([1, 0, 1], 0),
+        ([-1, 0, 0, 2, 3, -4], 2),
+        ([0, 0], 0),
+        ([5], 0),
+    ],
+)
+def test_zero_crossings_match_the_examples_of_the_contract(signal: list[int], expected: int):
+    assert zero_crossings(np.array(signal, dtype=np.int32)) == expected
+
+
+@given(st.lists(INT32, min_size=1, max_size=300))
+def test_zero_crossings_match_the_plain_python_reference(signal: list[int]):
+    assert zero_crossings(np.array(signal, dtype=np.int32)) == reference_zero_crossings(signal)
+
+
+@given(st.lists(st.sampled_from([-(2**31), -1, 0, 1, 2**31 - 1]), min_size=1, max_size=200))
+def test_zero_crossings_do_not_overflow_at_the_int32_extremes(signal: list[int]):
+    assert zero_crossings(np.array(signal, dtype=np.int32)) == reference_zero_crossings(signal)
+
+
+def test_compute_returns_every_registered_insight():
+    assert set(compute(np.array([1, -1], dtype=np.int32))) == set(INSIGHTS)
+
+
+def test_missing_lists_registered_insights_not_yet_stored():
+    assert missing({}) == list(INSIGHTS)
+    assert missing(dict.fromkeys(INSIGHTS, 0)) == []

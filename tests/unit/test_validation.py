@@ -1,0 +1,115 @@
+"""Every upload rule of API.md, one case each."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from chalicelib.ecg.validation import parse_upload
+from chalicelib.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+JSON = "application/json"
+
+
+def body(**overrides: Any) -> dict[str, Any]:
+    ecg = {"date": "2026-11-27T10:00:00Z", "leads": [{"name": "I", "signal": [1, 2, 3]}]}
+    ecg.update(overrides)
+    return ecg
+
+
+def lead(**overrides: Any) -> dict[str, Any]:
+    return {"name": "I", "signal": [1, 2, 3], **overrides}
+
+
+def parse(value: Any) -> Any:
+    return parse_upload(json.dumps(value).encode(), JSON)
+
+
+def test_a_minimal_ecg_is_accepted():
+    upload = parse(body())
+    assert upload.ecg_id is None and upload.leads[0].signal.tolist() == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("ecg", "named"),
+    [
+        (body(leads=[lead(signal=[1, 2.5])]), "signal[1]"),
+        (body(leads=[lead(signal=[1, 3.0])]), "signal[1]"),
+        (body(leads=[lead(signal=[True])]), "signal[0]"),
+        (body(leads=[lead(signal=["2"])]), "signal[0]"),
+        (body(leads=[lead(signal=[None])]), "signal[0]"),
+        (body(leads=[lead(signal=[[1]])]), "signal[0]"),
+        (body(leads=[lead(signal=[2**31])]), "signal[0]"),
+        (body(leads=[lead(signal=[-(2**31) - 1])]), "signal[0]"),
+        (body(leads=[lead(signal=[])]), "signal"),
+        (body(leads=[]), "leads"),
+        (body(leads=[lead(name=f"L{index}") for index in range(33)]), "leads"),
+        (body(leads=[lead(name="")]), "name"),
+        (body(leads=[lead(name="x" * 33)]), "name"),
+        (body(leads=[lead(), lead()]), "name"),
+        (body(leads=[lead(number_of_samples=4)]), "number_of_samples"),
+        (body(leads=[lead(number_of_samples="3")]), "number_of_samples"),
+        (body(leads=[lead(number_of_samples=3.0)]), "number_of_samples"),
+        (body(date="yesterday"), "date"),
+        (body(date="2026-11-27"), "date"),
+        (body(date=20261127), "date"),
+        (body(id=""), "id"),
+        (body(id="has space"), "id"),
+        (body(id="x" * 129), "id"),
+        (body(id="slash/id"), "id"),
+        (body(owner="mallory"), "owner"),
+        (body(leads=[lead(gain=2)]), "gain"),
+        ({"leads": [lead()]}, "date"),
+        ({"date": "2026-11-27T10:00:00Z"}, "leads"),
+        ([1, 2], "object"),
+    ],
+)
+def test_rule_breaking_bodies_are_rejected_naming_the_field(ecg: Any, named: str):
+    with pytest.raises(BadRequest) as error:
+        parse(ecg)
+    assert named in error.value.message
+
+
+def test_exponent_numbers_are_not_integers():
+    raw = b'{"date": "2026-11-27T10:00:00Z", "leads": [{"name": "I", "signal": [1e3]}]}'
+    with pytest.raises(BadRequest):
+        parse_upload(raw, JSON)
+
+
+def test_malformed_json_is_a_bad_request():
+    with pytest.raises(BadRequest):
+        parse_upload(b'{"date": ', JSON)
+
+
+def test_body_over_6_000_000_bytes_is_too_large():
+    with pytest.raises(PayloadTooLarge):
+        parse_upload(b" " * 6_000_001, JSON)
+
+
+def test_body_that_is_not_json_is_unsupported():
+    with pytest.raises(UnsupportedMediaType):
+        parse_upload(b"date=now", "text/plain")
+
+
+@pytest.mark.parametrize(
+    "date",
+    ["2026-11-27T10:00:00Z", "2026-11-27T10:00:00", "2026-11-27T10:00:00.250+02:00", "2026-11-27 10:00"],
+)
+def test_iso_8601_date_times_are_accepted(date: str):
+    assert parse(body(date=date)).date == date
+
+
+@pytest.mark.parametrize("ecg_id", ["a", "x" * 128, "visit:2026-11-27_v1.0"])
+def test_valid_ids_are_accepted(ecg_id: str):
+    assert parse(body(id=ecg_id)).ecg_id == ecg_id
+
+
+def test_matching_number_of_samples_is_accepted():
+    assert parse(body(leads=[lead(number_of_samples=3)])).leads[0].signal.size == 3
+
+
+def test_int32_extremes_are_accepted():
+    signal = [-(2**31), 2**31 - 1]
+    assert parse(body(leads=[lead(signal=signal)])).leads[0].signal.tolist() == signal
