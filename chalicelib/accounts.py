@@ -112,9 +112,10 @@ def register_from_body(raw_body: bytes, content_type: str | None) -> UserItem:
     return register(body.username, body.password, body.role)
 
 
-def get_active_user(username: str) -> UserItem:
+def get_existing_user(username: str) -> UserItem:
+    """An account being deleted is still shown until its deletion completes (retry the DELETE)."""
     user = users.get_user(username)
-    if user is None or user.deleting:
+    if user is None:
         raise NotFound(f"no user {username!r}")
     return user
 

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
+from tests.faults import FaultPlan
 from tests.helpers import Api
 
 ADMIN = ("root-admin", "admin-password-1")
@@ -47,3 +48,25 @@ def api(aws: None) -> Api:
 
     register(ADMIN[0], ADMIN[1], Role.ADMIN)
     return Api(make_client(app).http, ADMIN)
+
+
+@pytest.fixture
+def faults(aws: None, monkeypatch: pytest.MonkeyPatch) -> FaultPlan:
+    """A FaultPlan that answers in moto's place for chosen calls; retries do not sleep.
+
+    botocore asks every `before-send` handler and keeps the first answer, so a fault must
+    replace moto's answer rather than precede it, or moto would apply the write anyway."""
+    from botocore.retries.standard import ExponentialBackoff, RetryQuotaChecker
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+    monkeypatch.setattr(RetryQuotaChecker, "acquire_retry_quota", lambda self, context: True)
+    plan = FaultPlan()
+    moto_answer = BotocoreStubber.__call__
+
+    def answer(self: BotocoreStubber, event_name: str, request: object, **kwargs: object) -> object:
+        fault = plan(request)
+        return fault if fault is not None else moto_answer(self, event_name, request, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", answer)
+    return plan

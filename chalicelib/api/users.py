@@ -14,7 +14,7 @@ user_routes = Blueprint(__name__)
 
 @route(user_routes, "/users/me", "GET")
 def get_me(principal: Principal) -> Response:
-    return json_response(accounts.user_view(accounts.get_active_user(principal.username)))
+    return json_response(accounts.user_view(accounts.get_existing_user(principal.username)))
 
 
 @route(user_routes, "/users/me/password", "PUT")
@@ -37,12 +37,12 @@ def create_user(principal: Principal) -> Response:
 def list_users(principal: Principal) -> Response:
     limit, after = page_params(user_routes.current_request, accounts.is_valid_username)
     items, last = accounts.list_page(limit, after)
-    return json_response(page([accounts.user_view(user) for user in items if not user.deleting], last))
+    return json_response(page([accounts.user_view(user) for user in items], last))
 
 
 @route(user_routes, "/users/{username}", "GET")
 def get_user(principal: Principal, username: str) -> Response:
-    return json_response(accounts.user_view(accounts.get_active_user(username)))
+    return json_response(accounts.user_view(accounts.get_existing_user(username)))
 
 
 @route(user_routes, "/users/{username}", "DELETE")

@@ -1,0 +1,144 @@
+"""DynamoDB throttling and internal errors at each write step.
+
+Fewer consecutive faults than botocore's retry budget (ECG_DB_MAX_RETRIES=2 in the tests):
+the call succeeds. More: 503 with Retry-After, and every route then shows the whole
+ECG or user, or nothing of it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.ecg import service
+from chalicelib.store.models import EcgChunkItem, EcgItem
+from tests.faults import FaultPlan
+from tests.helpers import Api
+
+RETRY_BUDGET = 2
+BIG_SIGNAL = list(range(-300_000, 300_000, 3))
+
+
+def ecg(ecg_id: str = "ecg-1", signal: list[int] | None = None) -> dict:
+    return {
+        "id": ecg_id,
+        "date": "2026-11-27T10:00:00Z",
+        "leads": [{"name": "I", "signal": signal or [1, -1, 2]}],
+    }
+
+
+def stored_chunks(owner: str) -> int:
+    return EcgChunkItem.count(owner)
+
+
+@pytest.mark.parametrize("kind", ["throttle", "internal"])
+def test_ecg_create_survives_faults_within_the_retry_budget(api: Api, faults: FaultPlan, kind: str):
+    token = api.user_token("alice")
+    faults.operation, faults.times, faults.kind = "TransactWriteItems", RETRY_BUDGET, kind
+    assert api.call("POST", "/ecgs", token, ecg()).status == 201
+    assert faults.injected == RETRY_BUDGET
+    assert api.call("GET", "/ecgs/ecg-1", token).status == 200
+
+
+@pytest.mark.parametrize("kind", ["throttle", "internal"])
+def test_ecg_create_beyond_the_retry_budget_is_503_and_stores_nothing(api: Api, faults: FaultPlan, kind: str):
+    token = api.user_token("alice")
+    faults.operation, faults.times, faults.kind = "TransactWriteItems", RETRY_BUDGET + 1, kind
+    reply = api.call("POST", "/ecgs", token, ecg(signal=BIG_SIGNAL))
+    assert reply.status == 503
+    assert reply.headers["retry-after"] == "1"
+    assert "message" in reply.json
+    assert api.call("GET", "/ecgs/ecg-1", token).status == 404
+    assert stored_chunks("alice") == 0
+    assert api.call("POST", "/ecgs", token, ecg()).status == 201
+    assert api.call("GET", "/ecgs/ecg-1", token).json["leads"][0]["signal"] == [1, -1, 2]
+
+
+@pytest.mark.parametrize("operation", ["GetItem", "TransactWriteItems"])
+def test_ecg_delete_survives_faults_within_the_retry_budget(api: Api, faults: FaultPlan, operation: str):
+    token = api.user_token("alice")
+    api.call("POST", "/ecgs", token, ecg(signal=BIG_SIGNAL))
+    faults.seen.clear()
+    faults.operation, faults.times = operation, RETRY_BUDGET
+    assert api.call("DELETE", "/ecgs/ecg-1", token).status == 204
+    assert stored_chunks("alice") == 0
+
+
+@pytest.mark.parametrize("operation", ["GetItem", "TransactWriteItems"])
+def test_ecg_delete_beyond_the_retry_budget_is_503_and_keeps_the_whole_ecg(
+    api: Api, faults: FaultPlan, operation: str
+):
+    token = api.user_token("alice")
+    api.call("POST", "/ecgs", token, ecg(signal=BIG_SIGNAL))
+    chunks = stored_chunks("alice")
+    faults.seen.clear()
+    faults.operation, faults.times = operation, RETRY_BUDGET + 1
+    reply = api.call("DELETE", "/ecgs/ecg-1", token)
+    assert reply.status == 503 and reply.headers["retry-after"] == "1"
+    assert api.call("GET", "/ecgs/ecg-1", token).json["leads"][0]["signal"] == BIG_SIGNAL
+    assert stored_chunks("alice") == chunks
+    assert api.call("DELETE", "/ecgs/ecg-1", token).status == 204
+
+
+@pytest.mark.parametrize("times", [RETRY_BUDGET, RETRY_BUDGET + 1])
+def test_user_create_is_all_or_nothing(api: Api, faults: FaultPlan, times: int):
+    admin = api.admin_token
+    faults.operation, faults.times = "PutItem", times
+    reply = api.call("POST", "/users", admin, {"username": "alice", "password": "user-password-1"})
+    if times <= RETRY_BUDGET:
+        assert reply.status == 201
+        assert api.call("GET", "/users/alice", admin).status == 200
+    else:
+        assert reply.status == 503 and reply.headers["retry-after"] == "1"
+        assert api.call("GET", "/users/alice", admin).status == 404
+
+
+USER_DELETE_STEPS = [
+    ("UpdateItem", 1),
+    ("Query", 1),
+    ("TransactWriteItems", 1),
+    ("TransactWriteItems", 2),
+    ("DeleteItem", 1),
+]
+
+
+@pytest.mark.parametrize(("operation", "occurrence"), USER_DELETE_STEPS)
+def test_user_delete_survives_faults_within_the_retry_budget(
+    api: Api, faults: FaultPlan, operation: str, occurrence: int
+):
+    token = api.user_token("alice")
+    for index in range(2):
+        api.call("POST", "/ecgs", token, ecg(f"ecg-{index}", BIG_SIGNAL))
+    faults.seen.clear()
+    faults.operation, faults.occurrence, faults.times = operation, occurrence, RETRY_BUDGET
+    assert api.call("DELETE", "/users/alice", api.admin_token).status == 204
+    assert EcgItem.count("alice") == 0 and stored_chunks("alice") == 0
+
+
+@pytest.mark.parametrize(("operation", "occurrence"), USER_DELETE_STEPS)
+def test_user_delete_beyond_the_retry_budget_is_503_and_can_be_retried(
+    api: Api, faults: FaultPlan, operation: str, occurrence: int
+):
+    token = api.user_token("alice")
+    for index in range(2):
+        api.call("POST", "/ecgs", token, ecg(f"ecg-{index}", BIG_SIGNAL))
+    faults.seen.clear()
+    faults.operation, faults.occurrence, faults.times = operation, occurrence, RETRY_BUDGET + 1
+    reply = api.call("DELETE", "/users/alice", api.admin_token)
+    assert reply.status == 503 and reply.headers["retry-after"] == "1"
+    assert api.call("GET", "/users/alice", api.admin_token).status == 200
+    remaining = list(EcgItem.query("alice"))
+    for item in remaining:
+        assert service.read("alice", item.ecg_id)["leads"][0]["signal"] == BIG_SIGNAL
+    assert stored_chunks("alice") == sum(int(item.chunk_count) for item in remaining)
+    faults.times = 0
+    assert api.call("DELETE", "/users/alice", api.admin_token).status == 204
+    assert api.call("GET", "/users/alice", api.admin_token).status == 404
+    assert EcgItem.count("alice") == 0 and stored_chunks("alice") == 0
+
+
+def test_authorizer_database_failure_is_503_not_500(api: Api, faults: FaultPlan):
+    token = api.user_token("alice")
+    faults.operation, faults.times = "GetItem", 10
+    reply = api.call("GET", "/users/me", token)
+    assert reply.status == 503
+    assert reply.headers["retry-after"] == "1"
