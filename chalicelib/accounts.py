@@ -114,9 +114,9 @@ def register_from_body(raw_body: bytes, content_type: str | None) -> UserItem:
 
 def get_existing_user(username: str) -> UserItem:
     """An account being deleted is still shown until its deletion completes (retry the DELETE)."""
-    user = users.get_user(username)
+    user = users.get_user(username) if is_valid_username(username) else None
     if user is None:
-        raise NotFound(f"no user {username!r}")
+        raise NotFound("no such user")
     return user
 
 
@@ -141,6 +141,8 @@ def delete_account(acting_admin: str, username: str) -> None:
     """Mark, then delete every ECG, then the account: a failure part-way can simply be retried."""
     if username == acting_admin:
         raise Conflict("an admin cannot delete their own account")
+    if not is_valid_username(username):
+        raise NotFound("no such user")
     users.mark_deleting(username)
     ecgs.delete_all_ecgs(username)
     users.delete_user_item(username)

@@ -16,6 +16,12 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
+def is_json(content_type: str | None) -> bool:
+    """application/json or a +json type; a body sent without a Content-Type is tried as JSON."""
+    kind = media_type(content_type)
+    return kind in ("", "application/json") or (kind.startswith("application/") and kind.endswith("+json"))
+
+
 def check_size(raw_body: bytes) -> None:
     if len(raw_body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"request body is {len(raw_body)} bytes; the limit is {MAX_BODY_BYTES}")
@@ -24,7 +30,7 @@ def check_size(raw_body: bytes) -> None:
 def decode_json(raw_body: bytes, content_type: str | None, schema: type[T]) -> T:
     """Decode and validate in one pass; messages name the offending field (`$.leads[0].signal[3]`)."""
     check_size(raw_body)
-    if media_type(content_type) != "application/json":
+    if not is_json(content_type):
         raise UnsupportedMediaType("the request body must be JSON (Content-Type: application/json)")
     if not raw_body:
         raise BadRequest("the request body is empty; JSON is required")

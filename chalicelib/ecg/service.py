@@ -8,6 +8,7 @@ from typing import Any
 from chalicelib.clock import now_iso
 from chalicelib.ecg import insights
 from chalicelib.ecg.codec import decode_signals, encode_signals
+from chalicelib.ecg.ids import is_valid_ecg_id
 from chalicelib.ecg.validation import parse_upload
 from chalicelib.errors import NotFound
 from chalicelib.store import ecgs
@@ -46,9 +47,9 @@ def create(owner: str, raw_body: bytes, content_type: str | None) -> dict[str, A
 
 def _owned(owner: str, ecg_id: str) -> EcgItem:
     """Another user's ECG is not found: the key includes the owner, so it cannot be read."""
-    item = ecgs.get_ecg(owner, ecg_id)
+    item = ecgs.get_ecg(owner, ecg_id) if is_valid_ecg_id(ecg_id) else None
     if item is None:
-        raise NotFound(f"no ECG {ecg_id!r}")
+        raise NotFound("no such ECG")
     return item
 
 

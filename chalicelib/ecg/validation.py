@@ -51,7 +51,7 @@ class EcgUpload:
 def parse_date(value: str) -> datetime:
     """An ISO 8601 date-time (a time is required); no offset means UTC."""
     try:
-        if len(value) < 11:
+        if not (11 <= len(value) <= 64 and value.isascii() and value.isprintable()):
             raise ValueError(value)
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -69,6 +69,10 @@ def parse_upload(raw_body: bytes, content_type: str | None) -> EcgUpload:
     names: set[str] = set()
     leads = []
     for index, lead in enumerate(body.leads):
+        if not lead.name.isprintable():
+            raise BadRequest(
+                f"invalid body: lead names may not contain control characters - at `$.leads[{index}].name`"
+            )
         if lead.name in names:
             raise BadRequest(
                 f"invalid body: lead name {lead.name!r} is repeated - at `$.leads[{index}].name`"

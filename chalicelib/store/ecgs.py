@@ -113,7 +113,7 @@ def delete_ecg(item: EcgItem) -> None:
 
     def on_cancel(codes: list[str]) -> None:
         if codes[:1] == ["ConditionalCheckFailed"]:
-            raise NotFound(f"no ECG {item.ecg_id!r}") from None
+            raise NotFound("no such ECG") from None
 
     _transact(write, on_cancel)
 

@@ -41,7 +41,7 @@ def set_password(username: str, stamp: str, password_hash: str, new_stamp: str) 
 
 def mark_deleting(username: str) -> None:
     """First step of a delete: the account stops authenticating and accepting ECGs."""
-    with database_call(lambda: NotFound(f"no user {username!r}")):
+    with database_call(lambda: NotFound("no such user")):
         UserItem(username).update(actions=[UserItem.deleting.set(True)], condition=UserItem.username.exists())
 
 

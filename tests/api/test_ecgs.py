@@ -264,3 +264,15 @@ def test_concurrent_creates_of_the_same_id_store_exactly_one(api: Api, alice: st
         outcomes = list(pool.map(create, range(8)))
     assert outcomes.count("created") == 1
     assert outcomes.count("conflict") == 7
+
+
+@pytest.mark.parametrize("ecg_id", ["x" * 2000, "has%20space", "%ZZ"])
+def test_ids_no_upload_could_have_are_not_found(api: Api, alice: str, ecg_id: str):
+    assert api.call("GET", f"/ecgs/{ecg_id}", alice).status == 404
+    assert api.call("DELETE", f"/ecgs/{ecg_id}", alice).status == 404
+    assert api.call("GET", f"/ecgs/{ecg_id}/insights", alice).status == 404
+
+
+def test_body_without_a_content_type_is_read_as_json(api: Api, alice: str):
+    reply = api.call("POST", "/ecgs", alice, raw=json.dumps(ecg()).encode(), headers={"Content-Type": ""})
+    assert reply.status == 201

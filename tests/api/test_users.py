@@ -159,3 +159,9 @@ def test_anyone_signed_in_can_read_their_own_account(api: Api):
 def test_user_path_parameter_may_be_url_encoded(api: Api):
     api.create_user("alice@example.com")
     assert api.call("GET", "/users/alice%40example.com", api.admin_token).status == 200
+
+
+@pytest.mark.parametrize("username", ["u" * 3000, "a", "%ZZ"])
+def test_usernames_no_account_could_have_are_not_found(api: Api, username: str):
+    assert api.call("GET", f"/users/{username}", api.admin_token).status == 404
+    assert api.call("DELETE", f"/users/{username}", api.admin_token).status == 404

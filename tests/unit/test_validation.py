@@ -113,3 +113,17 @@ def test_matching_number_of_samples_is_accepted():
 def test_int32_extremes_are_accepted():
     signal = [-(2**31), 2**31 - 1]
     assert parse(body(leads=[lead(signal=signal)])).leads[0].signal.tolist() == signal
+
+
+@pytest.mark.parametrize(
+    "date",
+    ["2026-11-27T10:00:00\x00Z", "2026-11-27T10:00:00Z" + " " * 60, "\uff12\uff10\uff12\uff16-11-27T10:00"],
+)
+def test_dates_with_control_or_non_ascii_characters_are_rejected(date: str):
+    with pytest.raises(BadRequest):
+        parse(body(date=date))
+
+
+def test_lead_names_with_control_characters_are_rejected():
+    with pytest.raises(BadRequest):
+        parse(body(leads=[lead(name="I\x00")]))

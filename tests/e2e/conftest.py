@@ -1,0 +1,99 @@
+"""The real local stack (`make run`'s runner) in a subprocess, reached over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from devtools.local_stack import free_port
+
+ADMIN = ("e2e-admin", "e2e-admin-password")
+
+
+@dataclass
+class HttpReply:
+    status: int
+    headers: dict[str, str]
+    raw: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.raw) if self.raw else None
+
+
+@dataclass
+class Stack:
+    base_url: str
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        body: Any = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> HttpReply:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        all_headers = {"Content-Type": "application/json"} if data is not None else {}
+        if token:
+            all_headers["Authorization"] = f"Bearer {token}"
+        all_headers.update(headers or {})
+        request = urllib.request.Request(self.base_url + path, data=data, method=method, headers=all_headers)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return HttpReply(
+                    response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+                )
+        except urllib.error.HTTPError as error:
+            return HttpReply(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
+
+    def login(self, username: str, password: str) -> str:
+        reply = self.call("POST", "/auth/token", body={"username": username, "password": password})
+        assert reply.status == 200, reply.raw
+        return reply.json["access_token"]
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "ECG_ADMIN_USERNAME": ADMIN[0],
+        "ECG_ADMIN_PASSWORD": ADMIN[1],
+        "ECG_BCRYPT_ROUNDS": "4",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for name in ("ECG_DYNAMODB_HOST", "ECG_JWT_SECRET", "ECG_STAGE"):
+        env.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devtools.local_stack"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    stack = Stack(f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if stack.call("GET", "/openapi.json").status == 200:
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise RuntimeError(process.stdout.read().decode() if process.stdout else "local stack did not start")
+    yield stack
+    process.terminate()
+    process.wait(timeout=20)
