@@ -84,4 +84,5 @@ def parse_upload(raw_body: bytes, content_type: str | None) -> EcgUpload:
                 f" {len(lead.signal)} samples - at `$.leads[{index}].number_of_samples`"
             )
         leads.append(LeadUpload(lead.name, np.array(lead.signal, dtype=np.int32)))
+        lead.signal = []  # free the boxed integers now: peak memory stays near one copy of the body
     return EcgUpload(None if body.id is msgspec.UNSET else body.id, body.date, leads)
