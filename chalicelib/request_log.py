@@ -1,27 +1,23 @@
-"""One structured JSON log line per request: never a body, a header value, a password or a token."""
+"""One structured JSON log line per request: never a body, a header value, a password or a token.
+
+Records propagate to the root logger: on Lambda its handler writes to CloudWatch, locally the
+runner configures it to print. Standard logging keeps the authorizer's cold start free of a
+logging framework; the line carries the fields Powertools' Logger would (level, message,
+request id) plus route, status, latency and principal.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import sys
 
 _logger = logging.getLogger("ecg_insights.requests")
-
-
-def _configure() -> None:
-    if not _logger.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        _logger.addHandler(handler)
-        _logger.setLevel(logging.INFO)
-        _logger.propagate = False
+_logger.setLevel(logging.INFO)
 
 
 def log_request(
     request_id: str, method: str, route: str, status: int, latency_ms: float, principal: str | None
 ) -> None:
-    _configure()
     _logger.info(
         json.dumps(
             {

@@ -36,6 +36,7 @@ def embedded_dynamodb() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.basicConfig(format="%(message)s", level=logging.WARNING, stream=sys.stdout)
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -84,6 +85,12 @@ def make_server(host: str, port: int) -> Any:
 
         def log_message(self, format: str, *args: Any) -> None:
             """The app already logs one JSON line per request."""
+
+        def __getattr__(self, name: str) -> Any:
+            """Every HTTP method reaches the gateway (which answers 405), not http.server's 501."""
+            if name.startswith("do_"):
+                return self._generic_handle
+            raise AttributeError(name)
 
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
     app.__class__ = CustomLocalChalice

@@ -8,6 +8,8 @@ from typing import Any
 
 from chalice.test import HTTPResponse, TestHTTPClient
 
+from tests.contract import check_response
+
 
 @dataclass
 class Reply:
@@ -48,6 +50,8 @@ class Api:
             payload = json.dumps(body).encode()
             all_headers.setdefault("Content-Type", "application/json")
         response: HTTPResponse = self.http.request(method, path, headers=all_headers, body=payload)
+        lower_headers = {k.lower(): v for k, v in response.headers.items()}
+        check_response(method, path, response.status_code, lower_headers, response.body or b"")
         return Reply(
             response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.body or b""
         )

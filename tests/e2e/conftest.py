@@ -65,8 +65,10 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Its output goes to a file: an unread pipe would fill up and block the server."""
     port = free_port()
+    log_path = tmp_path_factory.mktemp("stack") / "stack.log"
     env = {
         **os.environ,
         "PORT": str(port),
@@ -77,23 +79,21 @@ def stack() -> Iterator[Stack]:
     }
     for name in ("ECG_DYNAMODB_HOST", "ECG_JWT_SECRET", "ECG_STAGE"):
         env.pop(name, None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devtools.local_stack"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    stack = Stack(f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if stack.call("GET", "/openapi.json").status == 200:
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError(process.stdout.read().decode() if process.stdout else "local stack did not start")
-    yield stack
-    process.terminate()
-    process.wait(timeout=20)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devtools.local_stack"], env=env, stdout=log, stderr=log
+        )
+        stack = Stack(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if stack.call("GET", "/openapi.json").status == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            process.kill()
+            raise RuntimeError(f"local stack did not start: {log_path.read_text()}")
+        yield stack
+        process.terminate()
+        process.wait(timeout=20)
