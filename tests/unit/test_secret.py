@@ -1,0 +1,53 @@
+"""The signing secret comes from SSM Parameter Store on AWS, read once per container."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib.auth import secret
+from chalicelib.settings import get_settings
+
+VALUE = "a-signing-secret-kept-in-ssm-0123456789abcdef"
+
+
+@pytest.fixture
+def from_ssm(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("ECG_JWT_SECRET")
+    monkeypatch.setenv("ECG_JWT_SECRET_PARAMETER", "/ecg-insights/test/jwt-secret")
+    get_settings.cache_clear()
+    secret.signing_secret.cache_clear()
+    with mock_aws():
+        boto3.client("ssm", region_name="us-east-1").put_parameter(
+            Name="/ecg-insights/test/jwt-secret", Value=VALUE, Type="SecureString"
+        )
+        yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+    secret.signing_secret.cache_clear()
+
+
+def test_secret_is_read_from_the_ssm_parameter(from_ssm: None):
+    assert secret.signing_secret() == VALUE
+
+
+def test_secret_is_read_once_per_container(from_ssm: None):
+    assert secret.signing_secret() == VALUE
+    boto3.client("ssm", region_name="us-east-1").delete_parameter(Name="/ecg-insights/test/jwt-secret")
+    assert secret.signing_secret() == VALUE
+
+
+def test_short_secret_is_refused(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("ECG_JWT_SECRET", "too-short")
+    get_settings.cache_clear()
+    secret.signing_secret.cache_clear()
+    try:
+        with pytest.raises(secret.MissingSecretError):
+            secret.signing_secret()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        secret.signing_secret.cache_clear()
