@@ -26,6 +26,20 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def lower_keys(headers: Any) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+def request_parts(
+    token: str | None, body: Any, raw: bytes | None, headers: dict[str, str] | None
+) -> tuple[bytes | None, dict[str, str]]:
+    """The body (raw bytes, or `body` as JSON) and headers of a test request."""
+    payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    all_headers = {"Content-Type": "application/json"} if payload is not None else {}
+    all_headers.update({**(bearer(token) if token else {}), **(headers or {})})
+    return payload, all_headers
+
+
 class Api:
     def __init__(self, http: TestHTTPClient, admin: tuple[str, str]) -> None:
         self.http = http
@@ -41,20 +55,11 @@ class Api:
         raw: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> Reply:
-        all_headers = {**(bearer(token) if token else {}), **(headers or {})}
-        payload = b""
-        if raw is not None:
-            payload = raw
-            all_headers.setdefault("Content-Type", "application/json")
-        elif body is not None:
-            payload = json.dumps(body).encode()
-            all_headers.setdefault("Content-Type", "application/json")
-        response: HTTPResponse = self.http.request(method, path, headers=all_headers, body=payload)
-        lower_headers = {k.lower(): v for k, v in response.headers.items()}
-        check_response(method, path, response.status_code, lower_headers, response.body or b"")
-        return Reply(
-            response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.body or b""
-        )
+        payload, all_headers = request_parts(token, body, raw, headers)
+        response: HTTPResponse = self.http.request(method, path, headers=all_headers, body=payload or b"")
+        reply = Reply(response.status_code, lower_keys(response.headers), response.body or b"")
+        check_response(method, path, reply.status, reply.headers, reply.raw)
+        return reply
 
     def login(self, username: str, password: str) -> str:
         reply = self.call("POST", "/auth/token", body={"username": username, "password": password})

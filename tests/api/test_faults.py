@@ -92,6 +92,18 @@ def test_user_create_is_all_or_nothing(api: Api, faults: FaultPlan, times: int):
         assert api.call("GET", "/users/alice", admin).status == 404
 
 
+def alice_with_two_big_ecgs(api: Api) -> None:
+    token = api.user_token("alice")
+    for index in range(2):
+        api.call("POST", "/ecgs", token, ecg(f"ecg-{index}", BIG_SIGNAL))
+
+
+def fail(faults: FaultPlan, operation: str, occurrence: int, times: int) -> None:
+    """From now on, fail the `occurrence`-th call of `operation` `times` times in a row."""
+    faults.seen.clear()
+    faults.operation, faults.occurrence, faults.times = operation, occurrence, times
+
+
 USER_DELETE_STEPS = [
     ("UpdateItem", 1),
     ("Query", 1),
@@ -105,11 +117,8 @@ USER_DELETE_STEPS = [
 def test_user_delete_survives_faults_within_the_retry_budget(
     api: Api, faults: FaultPlan, operation: str, occurrence: int
 ):
-    token = api.user_token("alice")
-    for index in range(2):
-        api.call("POST", "/ecgs", token, ecg(f"ecg-{index}", BIG_SIGNAL))
-    faults.seen.clear()
-    faults.operation, faults.occurrence, faults.times = operation, occurrence, RETRY_BUDGET
+    alice_with_two_big_ecgs(api)
+    fail(faults, operation, occurrence, RETRY_BUDGET)
     assert api.call("DELETE", "/users/alice", api.admin_token).status == 204
     assert EcgItem.count("alice") == 0 and stored_chunks("alice") == 0
 
@@ -118,11 +127,8 @@ def test_user_delete_survives_faults_within_the_retry_budget(
 def test_user_delete_beyond_the_retry_budget_is_503_and_can_be_retried(
     api: Api, faults: FaultPlan, operation: str, occurrence: int
 ):
-    token = api.user_token("alice")
-    for index in range(2):
-        api.call("POST", "/ecgs", token, ecg(f"ecg-{index}", BIG_SIGNAL))
-    faults.seen.clear()
-    faults.operation, faults.occurrence, faults.times = operation, occurrence, RETRY_BUDGET + 1
+    alice_with_two_big_ecgs(api)
+    fail(faults, operation, occurrence, RETRY_BUDGET + 1)
     reply = api.call("DELETE", "/users/alice", api.admin_token)
     assert reply.status == 503 and reply.headers["retry-after"] == "1"
     assert api.call("GET", "/users/alice", api.admin_token).status == 200

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,19 +15,10 @@ from typing import Any
 import pytest
 
 from devtools.local_stack import free_port
+from tests.contract import check_response
+from tests.helpers import Reply, lower_keys, request_parts
 
 ADMIN = ("e2e-admin", "e2e-admin-password")
-
-
-@dataclass
-class HttpReply:
-    status: int
-    headers: dict[str, str]
-    raw: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.raw) if self.raw else None
 
 
 @dataclass
@@ -43,20 +33,18 @@ class Stack:
         body: Any = None,
         raw: bytes | None = None,
         headers: dict[str, str] | None = None,
-    ) -> HttpReply:
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        all_headers = {"Content-Type": "application/json"} if data is not None else {}
-        if token:
-            all_headers["Authorization"] = f"Bearer {token}"
-        all_headers.update(headers or {})
-        request = urllib.request.Request(self.base_url + path, data=data, method=method, headers=all_headers)
+    ) -> Reply:
+        payload, all_headers = request_parts(token, body, raw, headers)
+        request = urllib.request.Request(
+            self.base_url + path, data=payload, method=method, headers=all_headers
+        )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
-                return HttpReply(
-                    response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
-                )
+                reply = Reply(response.status, lower_keys(response.headers), response.read())
         except urllib.error.HTTPError as error:
-            return HttpReply(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
+            reply = Reply(error.code, lower_keys(error.headers), error.read())
+        check_response(method, path, reply.status, reply.headers, reply.raw)
+        return reply
 
     def login(self, username: str, password: str) -> str:
         reply = self.call("POST", "/auth/token", body={"username": username, "password": password})
