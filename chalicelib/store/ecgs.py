@@ -15,6 +15,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.errors import Conflict, NotFound, Unauthenticated, Unavailable
 from chalicelib.store.failures import UNAVAILABLE_MESSAGE, database_call
 from chalicelib.store.models import EcgChunkItem, EcgItem, UserItem, transaction_connection
+from chalicelib.store.pages import split_page
 
 CHUNK_BYTES = 350_000
 MAX_CHUNKS = 99
@@ -94,9 +95,7 @@ def list_ecgs(owner: str, limit: int, after: str | None) -> tuple[list[EcgItem],
     start = {"owner": {"S": owner}, "ecg_id": {"S": after}} if after else None
     with database_call():
         items = list(EcgItem.query(owner, limit=limit + 1, last_evaluated_key=start, consistent_read=True))
-    if len(items) > limit:
-        return items[:limit], items[limit - 1].ecg_id
-    return items, None
+    return split_page(items, limit, lambda item: item.ecg_id)
 
 
 def save_leads(item: EcgItem) -> None:

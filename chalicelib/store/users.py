@@ -5,6 +5,7 @@ from __future__ import annotations
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store.failures import database_call
 from chalicelib.store.models import UserItem
+from chalicelib.store.pages import split_page
 
 
 def get_user(username: str) -> UserItem | None:
@@ -22,12 +23,11 @@ def create_user(user: UserItem) -> None:
 
 
 def list_users(limit: int, after: str | None) -> tuple[list[UserItem], str | None]:
+    """One page; asks for one extra item so the last page has no next token."""
     start = {"username": {"S": after}} if after else None
     with database_call():
-        result = UserItem.scan(limit=limit, last_evaluated_key=start, consistent_read=True)
-        items = list(result)
-        last = result.last_evaluated_key
-    return items, (last["username"]["S"] if last else None)
+        items = list(UserItem.scan(limit=limit + 1, last_evaluated_key=start, consistent_read=True))
+    return split_page(items, limit, lambda user: user.username)
 
 
 def set_password(username: str, stamp: str, password_hash: str, new_stamp: str) -> None:
