@@ -77,10 +77,10 @@ def login(raw_body: bytes, content_type: str | None) -> IssuedToken:
     else:
         body = decode_json(raw_body, content_type, LoginBody)
     settings = get_settings()
-    user = users.get_user(body.username) if is_valid_username(body.username) else None
-    usable = user is not None and not user.deleting
-    known_hash = user.password_hash if usable and user is not None else None
-    if not passwords.check_password(body.password, known_hash, settings.bcrypt_rounds) or user is None:
+    found = users.get_user(body.username) if is_valid_username(body.username) else None
+    user = found if found is not None and not found.deleting else None
+    password_hash = user.password_hash if user is not None else None
+    if not passwords.check_password(body.password, password_hash, settings.bcrypt_rounds) or user is None:
         raise Unauthenticated(BAD_CREDENTIALS)
     return issue_token(
         user.username, Role(user.role), user.stamp, signing_secret(), settings.token_ttl_seconds
