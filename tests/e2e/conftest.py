@@ -10,46 +10,28 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
 from devtools.local_stack import free_port
-from tests.contract import check_response
-from tests.helpers import Reply, lower_keys, request_parts
+from tests.helpers import Client, Reply, lower_keys
 
 ADMIN = ("e2e-admin", "e2e-admin-password")
 
 
 @dataclass
-class Stack:
+class Stack(Client):
+    """The local stack over real HTTP."""
+
     base_url: str
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        token: str | None = None,
-        body: Any = None,
-        raw: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Reply:
-        payload, all_headers = request_parts(token, body, raw, headers)
-        request = urllib.request.Request(
-            self.base_url + path, data=payload, method=method, headers=all_headers
-        )
+    def send(self, method: str, path: str, headers: dict[str, str], payload: bytes | None) -> Reply:
+        request = urllib.request.Request(self.base_url + path, data=payload, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
-                reply = Reply(response.status, lower_keys(response.headers), response.read())
+                return Reply(response.status, lower_keys(response.headers), response.read())
         except urllib.error.HTTPError as error:
-            reply = Reply(error.code, lower_keys(error.headers), error.read())
-        check_response(method, path, reply.status, reply.headers, reply.raw)
-        return reply
-
-    def login(self, username: str, password: str) -> str:
-        reply = self.call("POST", "/auth/token", body={"username": username, "password": password})
-        assert reply.status == 200, reply.raw
-        return reply.json["access_token"]
+            return Reply(error.code, lower_keys(error.headers), error.read())
 
 
 @pytest.fixture(scope="session")
