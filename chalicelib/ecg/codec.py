@@ -28,11 +28,15 @@ class CorruptPayloadError(ValueError):
     """Stored bytes that this codec did not write."""
 
 
-def _zigzag_differences(signal: np.ndarray, order: int) -> np.ndarray:
-    values = signal.astype(np.int32, copy=False)
-    for _ in range(order):
-        values = np.diff(values, prepend=np.int32(0))
+def _zigzag(values: np.ndarray) -> np.ndarray:
     return ((values << 1) ^ (values >> 31)).view(np.uint32)
+
+
+def _zigzag_differences(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and second wrapping differences, the second taken from the first."""
+    first = np.diff(signal.astype(np.int32, copy=False), prepend=np.int32(0))
+    second = np.diff(first, prepend=np.int32(0))
+    return _zigzag(first), _zigzag(second)
 
 
 def _width(values: np.ndarray) -> int:
@@ -51,7 +55,7 @@ def encode_signals(signals: list[np.ndarray]) -> bytes:
     planes = []
     with np.errstate(over="ignore"):
         for signal in signals:
-            first, second = _zigzag_differences(signal, 1), _zigzag_differences(signal, 2)
+            first, second = _zigzag_differences(signal)
             order, values = (
                 (2, second) if second.sum(dtype=np.uint64) < first.sum(dtype=np.uint64) else (1, first)
             )
