@@ -25,6 +25,14 @@ class Settings:
     db_max_retries: int
 
 
+APP_NAME = "ecg-insights"
+
+
+def default_table_name(stage: str, kind: str) -> str:
+    """Tables are named per stage unless the environment names them (as CloudFormation does)."""
+    return f"{APP_NAME}-{stage}-{kind}"
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return default if raw in (None, "") else int(raw)
@@ -38,11 +46,11 @@ def get_settings() -> Settings:
         stage=stage,
         region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
         dynamodb_host=os.environ.get("ECG_DYNAMODB_HOST") or None,
-        users_table=os.environ.get("ECG_USERS_TABLE", f"ecg-insights-{stage}-users"),
-        ecgs_table=os.environ.get("ECG_ECGS_TABLE", f"ecg-insights-{stage}-ecgs"),
-        ecg_chunks_table=os.environ.get("ECG_ECG_CHUNKS_TABLE", f"ecg-insights-{stage}-ecg-chunks"),
+        users_table=os.environ.get("ECG_USERS_TABLE", default_table_name(stage, "users")),
+        ecgs_table=os.environ.get("ECG_ECGS_TABLE", default_table_name(stage, "ecgs")),
+        ecg_chunks_table=os.environ.get("ECG_ECG_CHUNKS_TABLE", default_table_name(stage, "ecg-chunks")),
         revoked_tokens_table=os.environ.get(
-            "ECG_REVOKED_TOKENS_TABLE", f"ecg-insights-{stage}-revoked-tokens"
+            "ECG_REVOKED_TOKENS_TABLE", default_table_name(stage, "revoked-tokens")
         ),
         token_ttl_seconds=_int("ECG_TOKEN_TTL_SECONDS", 3600),
         bcrypt_rounds=_int("ECG_BCRYPT_ROUNDS", 12),

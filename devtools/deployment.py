@@ -18,20 +18,32 @@ import os
 import subprocess
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pynamodb.attributes import TTLAttribute
+
+from chalicelib.settings import APP_NAME, default_table_name
+
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("dev", "prod")
-APP_NAME = "ecg-insights"
 FUNCTIONS = {"APIHandler": "ApiHandlerRole", "JwtAuth": "JwtAuthRole"}
-TABLE_ENVIRONMENT = {
-    "UsersTable": "ECG_USERS_TABLE",
-    "EcgsTable": "ECG_ECGS_TABLE",
-    "EcgChunksTable": "ECG_ECG_CHUNKS_TABLE",
-    "RevokedTokensTable": "ECG_REVOKED_TOKENS_TABLE",
+
+
+@dataclass(frozen=True)
+class Table:
+    model: str  # the PynamoDB model in chalicelib.store.models: keys and TTL come from it
+    kind: str  # the name suffix of chalicelib.settings.default_table_name
+    environment: str  # the variable that gives every function the table's name
+
+
+TABLES = {
+    "UsersTable": Table("UserItem", "users", "ECG_USERS_TABLE"),
+    "EcgsTable": Table("EcgItem", "ecgs", "ECG_ECGS_TABLE"),
+    "EcgChunksTable": Table("EcgChunkItem", "ecg-chunks", "ECG_ECG_CHUNKS_TABLE"),
+    "RevokedTokensTable": Table("RevokedTokenItem", "revoked-tokens", "ECG_REVOKED_TOKENS_TABLE"),
 }
-TTL_ATTRIBUTES = {"RevokedTokensTable": "expires_at"}
 # What each function does to each table. TransactWriteItems is authorised per item:
 # PutItem, DeleteItem and ConditionCheckItem.
 PERMISSIONS: dict[str, dict[str, list[str]]] = {
@@ -62,25 +74,8 @@ GATEWAY_RESPONSES = {
 }
 
 
-def _models() -> dict[str, Any]:
-    from chalicelib.store.models import EcgChunkItem, EcgItem, RevokedTokenItem, UserItem
-
-    return {
-        "UsersTable": UserItem,
-        "EcgsTable": EcgItem,
-        "EcgChunksTable": EcgChunkItem,
-        "RevokedTokensTable": RevokedTokenItem,
-    }
-
-
 def table_name(stage: str, logical_id: str) -> str:
-    suffix = {
-        "UsersTable": "users",
-        "EcgsTable": "ecgs",
-        "EcgChunksTable": "ecg-chunks",
-        "RevokedTokensTable": "revoked-tokens",
-    }
-    return f"{APP_NAME}-{stage}-{suffix[logical_id]}"
+    return default_table_name(stage, TABLES[logical_id].kind)
 
 
 def secret_parameter(stage: str) -> str:
@@ -88,11 +83,15 @@ def secret_parameter(stage: str) -> str:
     return config["stages"][stage]["environment_variables"]["ECG_JWT_SECRET_PARAMETER"]
 
 
-def table_resource(stage: str, logical_id: str, model: Any) -> dict[str, Any]:
+def table_resource(stage: str, logical_id: str) -> dict[str, Any]:
+    from chalicelib.store import models
+
+    model = getattr(models, TABLES[logical_id].model)
     keys = [(model._hash_keyname, "HASH")] + (
         [(model._range_keyname, "RANGE")] if model._range_keyname else []
     )
     attributes = model.get_attributes()
+    ttl = [name for name, attribute in attributes.items() if isinstance(attribute, TTLAttribute)]
     properties: dict[str, Any] = {
         "TableName": table_name(stage, logical_id),
         "BillingMode": "PAY_PER_REQUEST",
@@ -103,8 +102,8 @@ def table_resource(stage: str, logical_id: str, model: Any) -> dict[str, Any]:
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
         "SSESpecification": {"SSEEnabled": True},
     }
-    if logical_id in TTL_ATTRIBUTES:
-        properties["TimeToLiveSpecification"] = {"AttributeName": TTL_ATTRIBUTES[logical_id], "Enabled": True}
+    if ttl:
+        properties["TimeToLiveSpecification"] = {"AttributeName": ttl[0], "Enabled": True}
     return {
         "Type": "AWS::DynamoDB::Table",
         "DeletionPolicy": "Retain",
@@ -136,16 +135,15 @@ def policy_statements(
 
 
 def merge_template(stage: str) -> dict[str, Any]:
-    models = _models()
     parameter = secret_parameter(stage)
-    resources: dict[str, Any] = {
-        logical_id: table_resource(stage, logical_id, model) for logical_id, model in models.items()
-    }
+    resources: dict[str, Any] = {logical_id: table_resource(stage, logical_id) for logical_id in TABLES}
     for function, role in FUNCTIONS.items():
         resources[function] = {
             "Properties": {
                 "Environment": {
-                    "Variables": {env: {"Ref": table} for table, env in TABLE_ENVIRONMENT.items()}
+                    "Variables": {
+                        table.environment: {"Ref": logical_id} for logical_id, table in TABLES.items()
+                    }
                 }
             }
         }
@@ -255,7 +253,6 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--out", type=Path)
     commands.add_parser("policies", help="rewrite .chalice/policy-<stage>-<function>.json")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     if args.command == "policies":
         write_policies()
     else:
