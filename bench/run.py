@@ -122,7 +122,6 @@ def stored_bytes(owner: str, ecg_id: str) -> int:
 
 
 def measure(http: Any, token: str, label: str, body: dict, runs: int) -> dict[str, Any]:
-    raw_template = body
     samples = sum(len(lead["signal"]) for lead in body["leads"])
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     totals, own, floors, insights_reads = [], [], [], []
@@ -130,7 +129,7 @@ def measure(http: Any, token: str, label: str, body: dict, runs: int) -> dict[st
     decodes_on_insights = 0
     raw = b""
     for run in range(WARMUP + runs):
-        raw = json.dumps({"id": f"{label}-{run}", **raw_template}, separators=(",", ":")).encode()
+        raw = json.dumps({"id": f"{label}-{run}", **body}, separators=(",", ":")).encode()
         with instrumented() as timer:
             started = time.perf_counter()
             reply = http.request("POST", "/ecgs", headers=headers, body=raw)
@@ -205,6 +204,7 @@ def cold_import_ms(statement: str, runs: int = 10) -> tuple[float, bool]:
         "import sys, time; started = time.perf_counter(); "
         f"{statement}; print((time.perf_counter() - started) * 1000, 'numpy' in sys.modules)"
     )
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{runtime_site_packages()}"}
     timings, loads_numpy = [], False
     for _ in range(runs):
         output = subprocess.run(
@@ -213,7 +213,7 @@ def cold_import_ms(statement: str, runs: int = 10) -> tuple[float, bool]:
             capture_output=True,
             text=True,
             check=True,
-            env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{runtime_site_packages()}"},
+            env=env,
         ).stdout.split()
         timings.append(float(output[0]))
         loads_numpy = loads_numpy or output[1] == "True"

@@ -36,7 +36,6 @@ def embedded_dynamodb() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    logging.basicConfig(format="%(message)s", level=logging.WARNING, stream=sys.stdout)
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -99,6 +98,7 @@ def make_server(host: str, port: int) -> Any:
 
 
 def main() -> int:
+    logging.basicConfig(format="%(message)s", level=logging.WARNING, stream=sys.stdout)
     port = int(os.environ.get("PORT") or 8000)
     admin_username = os.environ.get("ECG_ADMIN_USERNAME") or DEFAULT_ADMIN_USERNAME
     admin_password = os.environ.get("ECG_ADMIN_PASSWORD") or DEFAULT_ADMIN_PASSWORD
