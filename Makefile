@@ -1,5 +1,7 @@
 # The two front doors: `make run` and `make test`. Both build .venv themselves.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Python 3.13, the Lambda runtime the package targets: on PATH, or from pyenv.
+PYTHON ?= $(shell for py in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13; do \
+	"$$py" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { echo "$$py"; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
@@ -8,6 +10,7 @@ INSTALLED := $(VENV)/.installed
 STAGE ?= dev
 
 $(INSTALLED): requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.13 is required (python3.13 on PATH or pyenv 3.13.x)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 
 from chalicelib.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 MAX_BODY_BYTES = 6_000_000
-T = TypeVar("T")
 
 
 def media_type(content_type: str | None) -> str:
@@ -27,7 +26,7 @@ def check_size(raw_body: bytes) -> None:
         raise PayloadTooLarge(f"request body is {len(raw_body)} bytes; the limit is {MAX_BODY_BYTES}")
 
 
-def decode_json(raw_body: bytes, content_type: str | None, schema: type[T]) -> T:
+def decode_json[T](raw_body: bytes, content_type: str | None, schema: type[T]) -> T:
     """Decode and validate in one pass; messages name the offending field (`$.leads[0].signal[3]`)."""
     check_size(raw_body)
     if not is_json(content_type):

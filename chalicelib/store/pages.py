@@ -5,13 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from typing import TypeVar
 
 import msgspec
 
 from chalicelib.errors import BadRequest
 
-T = TypeVar("T")
 _INVALID = "next_token is not valid; pass the value from the previous page unchanged"
 
 
@@ -30,7 +28,7 @@ def decode_page_token(token: str, is_valid_key: Callable[[str], bool]) -> str:
     return decoded["k"]
 
 
-def split_page(items: list[T], limit: int, key: Callable[[T], str]) -> tuple[list[T], str | None]:
+def split_page[T](items: list[T], limit: int, key: Callable[[T], str]) -> tuple[list[T], str | None]:
     """`items` was fetched with limit + 1: an extra item means another page exists."""
     if len(items) > limit:
         return items[:limit], key(items[limit - 1])
