@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint bench package clean
+.PHONY: run test test-fast check openapi bench package clean
 STAGE ?= dev
 
 $(INSTALLED): requirements.txt requirements-dev.txt
@@ -18,9 +18,19 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 run: $(INSTALLED)
 	PYTHONUNBUFFERED=1 $(BIN)/python -m devtools.local_stack
 
-test: $(INSTALLED)
-	$(BIN)/ruff check .
+# Everything CI runs: the static gate, then every tier of tests.
+test: check
 	$(BIN)/python -m pytest
+
+# The inner loop: unit and API tests only (under a minute).
+test-fast: $(INSTALLED)
+	$(BIN)/python -m pytest -m "unit or api"
+
+# Lint, format and type gate (mypy --strict over the files pyproject.toml names).
+check: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 package: $(INSTALLED)
 	$(BIN)/python -m devtools.deployment package --stage $(STAGE)
@@ -28,8 +38,9 @@ package: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python bench/run.py
 
-lint: $(INSTALLED)
-	$(BIN)/ruff check .
+# chalicelib/openapi.json (served) from openapi.yaml (edited); a test keeps them equal.
+openapi: $(INSTALLED)
+	$(BIN)/python -m devtools.openapi
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .ruff_cache
+	rm -rf $(VENV) build .pytest_cache .ruff_cache .mypy_cache .schemathesis

@@ -4,6 +4,8 @@ diagnostic ECGs; 4.88 µV in GE MUSE exports)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 MICROVOLTS_PER_LSB = 5.0
@@ -36,7 +38,7 @@ def ecg_lead(samples: int, rate_hz: int, lead: int, rng: np.random.Generator) ->
     return np.round(microvolts / MICROVOLTS_PER_LSB).astype(np.int32)
 
 
-def ecg_body(samples_per_lead: int, leads: int = 12, rate_hz: int = 500, seed: int = 1) -> dict:
+def ecg_body(samples_per_lead: int, leads: int = 12, rate_hz: int = 500, seed: int = 1) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     return {
         "date": "2026-11-27T10:00:00Z",

@@ -3,7 +3,7 @@
 Records propagate to the root logger: on Lambda its handler writes to CloudWatch, locally the
 runner configures it to print. Standard logging keeps the authorizer's cold start free of a
 logging framework; the line carries the fields Powertools' Logger would (level, message,
-request id) plus route, status, latency and principal.
+request id) plus route, status, latency, principal and source IP.
 """
 
 from __future__ import annotations
@@ -16,7 +16,13 @@ _logger.setLevel(logging.INFO)
 
 
 def log_request(
-    request_id: str, method: str, route: str, status: int, latency_ms: float, principal: str | None
+    request_id: str,
+    method: str,
+    route: str,
+    status: int,
+    latency_ms: float,
+    principal: str | None,
+    source_ip: str | None,
 ) -> None:
     _logger.info(
         json.dumps(
@@ -29,6 +35,7 @@ def log_request(
                 "status": status,
                 "latency_ms": round(latency_ms, 2),
                 "principal": principal,
+                "source_ip": source_ip,
             }
         )
     )

@@ -25,16 +25,22 @@ from chalice.local import (
     RouteMatcher,
 )
 
+from chalicelib.api.responses import JSON_HEADERS, SECURITY_HEADERS
+
 
 class GatewayAnswer(LocalGatewayException):
     """A response API Gateway produces itself, without calling the route's function."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, message: str, code: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(
-            {"Content-Type": "application/json", **(headers or {})},
-            json.dumps({"message": message}).encode("utf-8"),
+            {**JSON_HEADERS, **SECURITY_HEADERS, **(headers or {})},
+            json.dumps({"message": message, "code": code}).encode("utf-8"),
         )
         self.CODE = status
+
+
+UNAUTHORIZED = (401, "Unauthorized", "unauthorized", {"WWW-Authenticate": "Bearer"})
+AUTHORIZER_DOWN = (503, "authorization is unavailable; retry later", "unavailable", {"Retry-After": "1"})
 
 
 class DecodingEventConverter(LambdaEventConverter):
@@ -53,14 +59,12 @@ class FaithfulAuthorizer(LocalGatewayAuthorizer):
         try:
             return super().authorize(raw_path, lambda_event, lambda_context)
         except ForbiddenError:
-            raise GatewayAnswer(403, "this role may not call this route") from None
+            raise GatewayAnswer(403, "this role may not call this route", "forbidden") from None
         except LocalGatewayException:
-            raise GatewayAnswer(401, "Unauthorized", {"WWW-Authenticate": "Bearer"}) from None
+            raise GatewayAnswer(*UNAUTHORIZED) from None
         except Exception as error:
-            if str(error) == "Unauthorized":
-                raise GatewayAnswer(401, "Unauthorized", {"WWW-Authenticate": "Bearer"}) from None
             raise GatewayAnswer(
-                503, "authorization is unavailable; retry later", {"Retry-After": "1"}
+                *(UNAUTHORIZED if str(error) == "Unauthorized" else AUTHORIZER_DOWN)
             ) from None
 
 
@@ -79,8 +83,13 @@ class FaithfulGateway(LocalGateway):
         try:
             route = self._matcher.match_route(path).route
         except ValueError:
-            raise GatewayAnswer(404, "no such resource") from None
+            raise GatewayAnswer(404, "no such resource", "not_found") from None
         methods = self._app_object.routes[route]
         if method not in methods and method != "OPTIONS":
-            raise GatewayAnswer(405, f"method {method} is not allowed here", {"Allow": ", ".join(methods)})
+            raise GatewayAnswer(
+                405,
+                f"method {method} is not allowed here",
+                "method_not_allowed",
+                {"Allow": ", ".join(methods)},
+            )
         return super().handle_request(method, path, headers, body)

@@ -20,6 +20,11 @@ from http.server import BaseHTTPRequestHandler
 from types import FrameType
 from typing import Any
 
+import msgspec
+
+from chalicelib.accounts import NewUser
+from chalicelib.rules import readable
+
 DEFAULT_ADMIN_USERNAME = "admin"
 DEFAULT_ADMIN_PASSWORD = "change-me-now"
 
@@ -46,7 +51,7 @@ def embedded_dynamodb() -> Iterator[str]:
 
 
 def configure_environment(endpoint: str) -> None:
-    """The local stage's settings; must run before the app (and its models) is imported."""
+    """The local stage's settings; read at first use, so this runs before the first request."""
     os.environ["ECG_STAGE"] = "local"
     os.environ["ECG_DYNAMODB_HOST"] = endpoint
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -56,15 +61,22 @@ def configure_environment(endpoint: str) -> None:
         os.environ["ECG_JWT_SECRET"] = secrets.token_urlsafe(48)
 
 
-def bootstrap(admin_username: str, admin_password: str) -> None:
+def admin_account(username: str, password: str) -> NewUser:
+    """The first admin, checked by the same rules as POST /users before anything starts."""
+    try:
+        return msgspec.convert({"username": username, "password": password, "role": "admin"}, NewUser)
+    except msgspec.ValidationError as error:
+        raise SystemExit(f"ECG_ADMIN_USERNAME / ECG_ADMIN_PASSWORD: {readable(str(error))}") from None
+
+
+def bootstrap(admin: NewUser) -> None:
     from chalicelib.accounts import register
-    from chalicelib.auth.tokens import Role
     from chalicelib.errors import Conflict
-    from chalicelib.store.models import create_tables
+    from devtools.tables import create_tables
 
     create_tables()
     with suppress(Conflict):
-        register(admin_username, admin_password, Role.ADMIN)
+        register(admin)
 
 
 def make_server(host: str, port: int) -> Any:
@@ -108,9 +120,10 @@ def main() -> int:
             f" {DEFAULT_ADMIN_USERNAME!r} / {DEFAULT_ADMIN_PASSWORD!r}",
             flush=True,
         )
+    admin = admin_account(admin_username, admin_password)
     with embedded_dynamodb() as endpoint:
         configure_environment(endpoint)
-        bootstrap(admin_username, admin_password)
+        bootstrap(admin)
         server = make_server("127.0.0.1", port)
         stop = threading.Event()
 

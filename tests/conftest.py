@@ -28,11 +28,12 @@ from tests.faults import FaultPlan
 from tests.helpers import Api
 
 ADMIN = ("root-admin", "admin-password-1")
+TIERS = ("unit", "api", "e2e", "package")
 
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    from chalicelib.store.models import create_tables
+    from devtools.tables import create_tables
 
     with mock_aws():
         create_tables()
@@ -42,11 +43,11 @@ def aws() -> Iterator[None]:
 @pytest.fixture
 def api(aws: None) -> Api:
     from app import app
-    from chalicelib.accounts import register
+    from chalicelib.accounts import NewUser, register
     from chalicelib.auth.tokens import Role
     from devtools.test_client import make_client
 
-    register(ADMIN[0], ADMIN[1], Role.ADMIN)
+    register(NewUser(ADMIN[0], ADMIN[1], Role.ADMIN))
     return Api(make_client(app).http, ADMIN)
 
 
@@ -70,3 +71,11 @@ def faults(aws: None, monkeypatch: pytest.MonkeyPatch) -> FaultPlan:
 
     monkeypatch.setattr(BotocoreStubber, "__call__", answer)
     return plan
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test is marked by its tier (its folder): `make test-fast` runs unit and api only."""
+    for item in items:
+        tier = item.path.parent.name
+        if tier in TIERS:
+            item.add_marker(tier)

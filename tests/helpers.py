@@ -8,6 +8,7 @@ from typing import Any
 
 from chalice.test import HTTPResponse, TestHTTPClient
 
+from chalicelib.api.responses import SECURITY_HEADERS
 from tests.contract import check_response
 
 
@@ -50,6 +51,8 @@ class Client:
         all_headers.update({**(bearer(token) if token else {}), **(headers or {})})
         reply = self.send(method, path, all_headers, payload)
         check_response(method, path, reply.status, reply.headers, reply.raw)
+        for name, value in SECURITY_HEADERS.items():
+            assert reply.headers.get(name.lower()) == value, f"{method} {path} {reply.status} lacks {name}"
         return reply
 
     def login(self, username: str, password: str) -> str:

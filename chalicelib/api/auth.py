@@ -1,24 +1,51 @@
-"""/auth: sign in with a password, sign out a token."""
+"""/auth: sign in with a password (JSON or the OAuth2 password-grant form), sign out a token."""
 
 from __future__ import annotations
 
-from chalice import Blueprint, Response
+from typing import Literal
+
+import msgspec
+from chalice.app import Blueprint, Response
 
 from chalicelib import accounts
-from chalicelib.api.routing import Principal, empty_response, json_response, route
+from chalicelib.api.bodies import FORM, decode_form, decode_json, media_type
+from chalicelib.api.responses import empty_response, json_response
+from chalicelib.api.routing import Principal, route
 from chalicelib.store import revoked_tokens
 
 auth_routes = Blueprint(__name__)
+# A login is a few hundred bytes; a larger body only makes a failed login cost more.
+LOGIN_BODY_LIMIT = 4096
+LOGIN_FORM_FIELDS = 8
+
+
+class PasswordGrant(msgspec.Struct):
+    """RFC 6749 section 4.3; other fields OAuth2 tools send (scope, client_id) are ignored."""
+
+    username: str
+    password: str
+    grant_type: Literal["password"] = "password"
+
+
+class TokenView(msgspec.Struct):
+    access_token: str
+    expires_in: int
+    token_type: str = "bearer"
+
+
+def _credentials() -> accounts.Credentials:
+    request = auth_routes.current_request
+    content_type = request.headers.get("content-type")
+    if media_type(content_type) == FORM:
+        grant = decode_form(request.raw_body, PasswordGrant, LOGIN_BODY_LIMIT, LOGIN_FORM_FIELDS)
+        return accounts.Credentials(grant.username, grant.password)
+    return decode_json(request.raw_body, content_type, accounts.Credentials, LOGIN_BODY_LIMIT)
 
 
 @route(auth_routes, "/auth/token", "POST", public=True)
 def issue_token() -> Response:
-    request = auth_routes.current_request
-    token = accounts.login(request.raw_body, request.headers.get("content-type"))
-    return json_response(
-        {"access_token": token.access_token, "token_type": "bearer", "expires_in": token.expires_in},
-        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
-    )
+    token = accounts.login(_credentials())
+    return json_response(TokenView(token.access_token, token.expires_in), headers={"Pragma": "no-cache"})
 
 
 @route(auth_routes, "/auth/logout", "POST")

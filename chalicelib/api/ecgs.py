@@ -1,52 +1,62 @@
 """/ecgs: a user's own ECGs.
 
-The ECG service (and with it NumPy) is imported on first use, not at module import: the app
-module is also what API Gateway's other functions load, and cold starts are paid per function.
+The ECG modules (and with them NumPy) are imported inside the views, not at module import:
+logins and user administration run in the same function and need not pay for NumPy.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
+from collections.abc import Mapping
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 
-from chalicelib.api.routing import Principal, empty_response, json_response, page, page_params, route
-from chalicelib.ecg.ids import is_valid_ecg_id
+from chalicelib.api.bodies import page_limit
+from chalicelib.api.pages import page, page_after
+from chalicelib.api.responses import empty_response, json_response
+from chalicelib.api.routing import Principal, route
+from chalicelib.rules import EcgId
 
 ecg_routes = Blueprint(__name__)
 
 
-def _service() -> ModuleType:
-    from chalicelib.ecg import service
-
-    return service
-
-
 @route(ecg_routes, "/ecgs", "POST")
 def create_ecg(principal: Principal) -> Response:
+    from chalicelib.api.ecg_body import parse_ecg
+    from chalicelib.ecg import service
+
     request = ecg_routes.current_request
-    created = _service().create(principal.username, request.raw_body, request.headers.get("content-type"))
-    return json_response(created, 201, {"Location": f"/ecgs/{created['id']}"})
+    created = service.create(
+        principal.username, parse_ecg(request.raw_body, request.headers.get("content-type"))
+    )
+    return json_response(created, 201, {"Location": f"/ecgs/{created.id}"})
 
 
 @route(ecg_routes, "/ecgs", "GET")
 def list_ecgs(principal: Principal) -> Response:
-    limit, after = page_params(ecg_routes.current_request, is_valid_ecg_id)
-    items, last = _service().list_page(principal.username, limit, after)
+    from chalicelib.ecg import service
+
+    query: Mapping[str, str] = ecg_routes.current_request.query_params or {}
+    items, last = service.list_page(principal.username, page_limit(query), page_after(query, EcgId))
     return json_response(page(items, last))
 
 
 @route(ecg_routes, "/ecgs/{id}", "GET")
 def get_ecg(principal: Principal, id: str) -> Response:
-    return json_response(_service().read(principal.username, id))
+    from chalicelib.ecg import service
+
+    return json_response(service.read(principal.username, id))
 
 
 @route(ecg_routes, "/ecgs/{id}/insights", "GET")
 def get_ecg_insights(principal: Principal, id: str) -> Response:
-    return json_response(_service().read_insights(principal.username, id))
+    from chalicelib.ecg import service
+
+    return json_response(service.read_insights(principal.username, id))
 
 
 @route(ecg_routes, "/ecgs/{id}", "DELETE")
 def delete_ecg(principal: Principal, id: str) -> Response:
-    _service().delete(principal.username, id)
+    from chalicelib.ecg import service
+
+    service.delete(principal.username, id)
     return empty_response()

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 
-from chalice import AuthResponse, AuthRoute, Blueprint
-from chalice.app import AuthRequest
+from chalice.app import AuthRequest, AuthResponse, AuthRoute, Blueprint
 
 from chalicelib.auth.access import routes_for
 from chalicelib.auth.secret import signing_secret
@@ -36,7 +35,7 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-def policy_routes(role: Role) -> list[AuthRoute]:
+def policy_routes(role: Role) -> list[str | AuthRoute]:
     """Every route of the role: API Gateway may reuse one policy for all routes of a token."""
     return [AuthRoute(_PATH_PARAMETER.sub("*", path), [method]) for path, method in routes_for(role)]
 

@@ -21,7 +21,11 @@ import numpy as np
 MAGIC = b"ECG1"
 _HEADER = struct.Struct("<4sH")
 _LEAD = struct.Struct("<IBB")
-_WIDTHS = {1: np.dtype("<u1"), 2: np.dtype("<u2"), 4: np.dtype("<u4")}
+_WIDTHS: dict[int, np.dtype[np.unsignedinteger]] = {
+    1: np.dtype("<u1"),
+    2: np.dtype("<u2"),
+    4: np.dtype("<u4"),
+}
 
 
 class CorruptPayloadError(ValueError):

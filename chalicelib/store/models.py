@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any, ClassVar
 
 from pynamodb.attributes import (
     BinaryAttribute,
@@ -13,26 +14,47 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
-from pynamodb.connection import Connection
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.models import Model
 
-from chalicelib.settings import get_settings
-
-_settings = get_settings()
+from chalicelib.settings import Settings, get_settings
 
 
 class _BaseMeta:
-    region = _settings.region
-    host = _settings.dynamodb_host
     billing_mode = "PAY_PER_REQUEST"
-    max_retry_attempts = _settings.db_max_retries
+    table_name: str | None = None  # bound from the settings at first use
 
 
-class UserItem(Model):
+class _Table(Model):
+    """Binds its Meta (table name, region, host, retries) to the current settings at first use.
+
+    Nothing is read at import: a process may set its environment after importing, and a new
+    Settings (after get_settings.cache_clear()) rebinds the model and drops its connection."""
+
+    settings_field: ClassVar[str]  # the Settings field that names the table
+    _bound_to: ClassVar[Settings | None] = None
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        settings = get_settings()
+        if cls._bound_to is not settings:
+            meta = cls.Meta
+            meta.table_name = getattr(settings, cls.settings_field)
+            meta.region = settings.region
+            meta.host = settings.dynamodb_host
+            meta.max_retry_attempts = settings.db_max_retries
+            cls._connection = None
+            cls._bound_to = settings
+        return super()._get_connection()
+
+
+class UserItem(_Table):
     """An account. `stamp` changes with every password change and every re-creation."""
 
-    class Meta(_BaseMeta):
-        table_name = _settings.users_table
+    class Meta(_BaseMeta):  # one per model: binding sets its table name
+        pass
+
+    settings_field = "users_table"
 
     username = UnicodeAttribute(hash_key=True)
     role = UnicodeAttribute()
@@ -42,17 +64,19 @@ class UserItem(Model):
     deleting = BooleanAttribute(default=False)
 
 
-class LeadSummaryAttribute(MapAttribute):
+class LeadSummaryAttribute(MapAttribute[str, Any]):
     name = UnicodeAttribute()
     number_of_samples = NumberAttribute()
-    insights = MapAttribute()
+    insights: MapAttribute[str, Any] = MapAttribute()  # type: ignore[no-untyped-call]
 
 
-class EcgItem(Model):
+class EcgItem(_Table):
     """An ECG's metadata and insights; it is the commit point of the chunks that hold its signals."""
 
-    class Meta(_BaseMeta):
-        table_name = _settings.ecgs_table
+    class Meta(_BaseMeta):  # one per model: binding sets its table name
+        pass
+
+    settings_field = "ecgs_table"
 
     owner = UnicodeAttribute(hash_key=True)
     ecg_id = UnicodeAttribute(range_key=True)
@@ -62,40 +86,41 @@ class EcgItem(Model):
     chunk_count = NumberAttribute()
 
 
-class EcgChunkItem(Model):
+class EcgChunkItem(_Table):
     """One slice (at most CHUNK_BYTES) of an ECG's packed signals; key `<ecg_id>#<index>`."""
 
-    class Meta(_BaseMeta):
-        table_name = _settings.ecg_chunks_table
+    class Meta(_BaseMeta):  # one per model: binding sets its table name
+        pass
+
+    settings_field = "ecg_chunks_table"
 
     owner = UnicodeAttribute(hash_key=True)
     chunk_key = UnicodeAttribute(range_key=True)
     data = BinaryAttribute(legacy_encoding=False)
 
 
-class RevokedTokenItem(Model):
+class RevokedTokenItem(_Table):
     """A logged-out token's id, kept until the token would have expired anyway (DynamoDB TTL)."""
 
-    class Meta(_BaseMeta):
-        table_name = _settings.revoked_tokens_table
+    class Meta(_BaseMeta):  # one per model: binding sets its table name
+        pass
+
+    settings_field = "revoked_tokens_table"
 
     jti = UnicodeAttribute(hash_key=True)
     expires_at = TTLAttribute()
 
 
-ALL_MODELS: tuple[type[Model], ...] = (UserItem, EcgItem, EcgChunkItem, RevokedTokenItem)
+ALL_MODELS: tuple[type[_Table], ...] = (UserItem, EcgItem, EcgChunkItem, RevokedTokenItem)
 
 
 @cache
-def transaction_connection() -> Connection:
-    """The connection TransactWrite needs; configured like the models' own."""
+def _connection_for(settings: Settings) -> Connection:
     return Connection(
-        region=_settings.region, host=_settings.dynamodb_host, max_retry_attempts=_settings.db_max_retries
+        region=settings.region, host=settings.dynamodb_host, max_retry_attempts=settings.db_max_retries
     )
 
 
-def create_tables() -> None:
-    """Create any missing table (local runner, tests, the manage CLI)."""
-    for model in ALL_MODELS:
-        if not model.exists():
-            model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+def transaction_connection() -> Connection:
+    """The connection TransactWrite needs; configured like the models' own."""
+    return _connection_for(get_settings())

@@ -92,7 +92,7 @@ def _unsigned(claims: dict) -> str:
 def test_bad_tokens_get_401(api: Api, make_token):
     reply = api.call("GET", "/users/me", headers={"Authorization": f"Bearer {make_token(api)}"})
     assert reply.status == 401
-    assert reply.json == {"message": "Unauthorized"}
+    assert reply.json == {"message": "Unauthorized", "code": "unauthorized"}
 
 
 def test_missing_authorization_header_gets_401(api: Api):

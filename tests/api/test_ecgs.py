@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from chalicelib.api.ecg_body import parse_ecg
 from chalicelib.ecg import insights
 from chalicelib.errors import Conflict
 from chalicelib.store.ecgs import CHUNK_BYTES
-from chalicelib.store.models import EcgChunkItem
+from chalicelib.store.models import EcgChunkItem, EcgItem
 from tests.helpers import Api
 
 
@@ -222,18 +223,22 @@ def test_delete_removes_the_ecg_and_every_chunk(api: Api, alice: str):
     assert api.call("DELETE", "/ecgs/ecg-1", alice).status == 404
 
 
-def test_insight_added_later_is_computed_on_first_read_and_saved(api: Api, alice: str, monkeypatch):
+def test_insight_stored_before_it_existed_is_computed_on_first_read_and_saved(
+    api: Api, alice: str, monkeypatch
+):
     api.call("POST", "/ecgs", alice, ecg())
+    item = EcgItem.get("alice", "ecg-1")
+    for lead in item.leads:
+        lead.insights = {}
+    item.save()
     calls = []
-
-    def peak(signal: np.ndarray) -> int:
-        calls.append(1)
-        return int(np.abs(signal.astype(np.int64)).max())
-
-    monkeypatch.setitem(insights.INSIGHTS, "peak", peak)
+    counted = insights.INSIGHTS["zero_crossings"]
+    monkeypatch.setitem(
+        insights.INSIGHTS, "zero_crossings", lambda signal: calls.append(1) or counted(signal)
+    )
     first = api.call("GET", "/ecgs/ecg-1/insights", alice).json
     second = api.call("GET", "/ecgs/ecg-1/insights", alice).json
-    assert [lead["peak"] for lead in first["leads"]] == [12, 9]
+    assert [lead["zero_crossings"] for lead in first["leads"]] == [2, 1]
     assert first == second
     assert len(calls) == 2
 
@@ -251,11 +256,11 @@ def test_reading_stored_insights_decodes_no_signal(api: Api, alice: str, monkeyp
 def test_concurrent_creates_of_the_same_id_store_exactly_one(api: Api, alice: str):
     from chalicelib.ecg import service
 
-    raw = json.dumps(ecg()).encode()
+    upload = parse_ecg(json.dumps(ecg()).encode(), "application/json")
 
     def create(_: int) -> str:
         try:
-            service.create("alice", raw, "application/json")
+            service.create("alice", upload)
             return "created"
         except Conflict:
             return "conflict"

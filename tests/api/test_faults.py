@@ -134,7 +134,7 @@ def test_user_delete_beyond_the_retry_budget_is_503_and_can_be_retried(
     assert api.call("GET", "/users/alice", api.admin_token).status == 200
     remaining = list(EcgItem.query("alice"))
     for item in remaining:
-        assert service.read("alice", item.ecg_id)["leads"][0]["signal"] == BIG_SIGNAL
+        assert service.read("alice", item.ecg_id).leads[0].signal == BIG_SIGNAL
     assert stored_chunks("alice") == sum(int(item.chunk_count) for item in remaining)
     faults.times = 0
     assert api.call("DELETE", "/users/alice", api.admin_token).status == 204

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.manage import main
+from devtools.manage import main
 from tests.helpers import Api
 
 

@@ -33,7 +33,7 @@ def test_missing_token_is_401_with_a_json_message(stack: Stack):
     reply = stack.call("GET", "/ecgs")
     assert reply.status == 401
     assert reply.headers["content-type"].startswith("application/json")
-    assert reply.json == {"message": "Unauthorized"}
+    assert reply.json == {"message": "Unauthorized", "code": "unauthorized"}
 
 
 def test_parallel_creates_of_one_username_give_exactly_one_201(stack: Stack):

@@ -37,3 +37,9 @@ def test_public_routes_are_exactly_the_ones_documented_without_security():
         for method, entry in methods.items()
         if entry.authorizer is None
     }
+
+
+def test_served_json_is_the_yaml_source_rebuilt():
+    from devtools.openapi import BUILT, load_source, render
+
+    assert BUILT.read_text(encoding="utf-8") == render(load_source()), "run `make openapi`"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.ecg.validation import parse_upload
+from chalicelib.api.ecg_body import parse_ecg
 from chalicelib.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 JSON = "application/json"
@@ -24,7 +24,7 @@ def lead(**overrides: Any) -> dict[str, Any]:
 
 
 def parse(value: Any) -> Any:
-    return parse_upload(json.dumps(value).encode(), JSON)
+    return parse_ecg(json.dumps(value).encode(), JSON)
 
 
 def test_a_minimal_ecg_is_accepted():
@@ -58,6 +58,8 @@ def test_a_minimal_ecg_is_accepted():
         (body(id=""), "id"),
         (body(id="has space"), "id"),
         (body(id="x" * 129), "id"),
+        (body(id="."), "id"),
+        (body(id=".."), "id"),
         (body(id="slash/id"), "id"),
         (body(owner="mallory"), "owner"),
         (body(leads=[lead(gain=2)]), "gain"),
@@ -75,30 +77,48 @@ def test_rule_breaking_bodies_are_rejected_naming_the_field(ecg: Any, named: str
 def test_exponent_numbers_are_not_integers():
     raw = b'{"date": "2026-11-27T10:00:00Z", "leads": [{"name": "I", "signal": [1e3]}]}'
     with pytest.raises(BadRequest):
-        parse_upload(raw, JSON)
+        parse_ecg(raw, JSON)
 
 
 def test_malformed_json_is_a_bad_request():
     with pytest.raises(BadRequest):
-        parse_upload(b'{"date": ', JSON)
+        parse_ecg(b'{"date": ', JSON)
 
 
 def test_body_over_6_000_000_bytes_is_too_large():
     with pytest.raises(PayloadTooLarge):
-        parse_upload(b" " * 6_000_001, JSON)
+        parse_ecg(b" " * 6_000_001, JSON)
 
 
 def test_body_that_is_not_json_is_unsupported():
     with pytest.raises(UnsupportedMediaType):
-        parse_upload(b"date=now", "text/plain")
+        parse_ecg(b"date=now", "text/plain")
 
 
 @pytest.mark.parametrize(
     "date",
-    ["2026-11-27T10:00:00Z", "2026-11-27T10:00:00", "2026-11-27T10:00:00.250+02:00", "2026-11-27 10:00"],
+    ["2026-11-27T10:00:00Z", "2026-11-27T10:00:00", "2026-11-27T10:00:00.250+02:00", "2026-11-27t10:00:00z"],
 )
-def test_iso_8601_date_times_are_accepted(date: str):
+def test_rfc_3339_date_times_are_accepted(date: str):
     assert parse(body(date=date)).date == date
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        "2026-11-27 10:00:00Z",
+        "2026-11-27T10:00Z",
+        "20261127T100000Z",
+        "2026-W48-5T10:00:00Z",
+        "2026-11-27T10:00:00+0100",
+        "2026-11-27T10:00:00,5Z",
+        "2026-13-27T10:00:00Z",
+        "2026-02-30T10:00:00Z",
+    ],
+)
+def test_iso_8601_forms_that_are_not_rfc_3339_are_rejected(date: str):
+    with pytest.raises(BadRequest):
+        parse(body(date=date))
 
 
 @pytest.mark.parametrize("ecg_id", ["a", "x" * 128, "visit:2026-11-27_v1.0"])

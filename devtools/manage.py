@@ -1,7 +1,7 @@
 """Operator CLI, run against whichever DynamoDB the environment names (local or AWS).
 
-python -m chalicelib.manage create-user alice --role admin   # password: prompt or ECG_NEW_USER_PASSWORD
-python -m chalicelib.manage create-tables                    # local development only
+python -m devtools.manage create-user alice --role admin   # password: prompt or ECG_NEW_USER_PASSWORD
+python -m devtools.manage create-tables                    # local development only
 """
 
 from __future__ import annotations
@@ -11,16 +11,22 @@ import getpass
 import os
 import sys
 
+import msgspec
+
 from chalicelib.auth.tokens import Role
 from chalicelib.errors import ServiceError
+from chalicelib.rules import readable
 
 
 def create_user(username: str, role: Role) -> int:
-    from chalicelib.accounts import register
+    from chalicelib.accounts import NewUser, register
 
     password = os.environ.get("ECG_NEW_USER_PASSWORD") or getpass.getpass(f"password for {username}: ")
     try:
-        register(username, password, role)
+        register(msgspec.convert({"username": username, "password": password, "role": role}, NewUser))
+    except msgspec.ValidationError as error:
+        print(f"error: {readable(str(error))}", file=sys.stderr)
+        return 1
     except ServiceError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 1
@@ -29,7 +35,7 @@ def create_user(username: str, role: Role) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chalicelib.manage", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.manage", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-user", help="register an account")
     create.add_argument("username")
@@ -38,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "create-user":
         return create_user(args.username, Role(args.role))
-    from chalicelib.store.models import create_tables
+    from devtools.tables import create_tables
 
     create_tables()
     print("tables ready")

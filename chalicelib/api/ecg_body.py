@@ -1,0 +1,79 @@
+"""The POST /ecgs body: decoded and checked at the edge, handed on as an EcgUpload.
+
+msgspec decodes and type-checks the body in one C pass (no coercion: 3.0, 1e3, true, "2" and
+null are not integers; unknown fields are named); the few cross-field rules follow.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+
+import msgspec
+import numpy as np
+
+from chalicelib.api.bodies import decode_json
+from chalicelib.ecg.model import EcgUpload, LeadUpload
+from chalicelib.errors import BadRequest
+from chalicelib.rules import EcgId, LeadName, Sample
+
+MAX_LEADS = 32
+# RFC 3339 section 5.6 (the offset may be left out: UTC). fromisoformat then checks the calendar.
+RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)?")
+
+
+class LeadBody(msgspec.Struct, forbid_unknown_fields=True):
+    name: LeadName
+    signal: Annotated[list[Sample], msgspec.Meta(min_length=1)]
+    number_of_samples: int | msgspec.UnsetType = msgspec.UNSET
+
+
+class EcgBody(msgspec.Struct, forbid_unknown_fields=True):
+    date: str
+    leads: Annotated[list[LeadBody], msgspec.Meta(min_length=1, max_length=MAX_LEADS)]
+    id: EcgId | msgspec.UnsetType = msgspec.UNSET
+
+
+def _invalid(message: str, at: str) -> BadRequest:
+    return BadRequest(f"invalid body: {message} - at `{at}`", "invalid_body")
+
+
+def parse_date(value: str) -> datetime:
+    """An RFC 3339 date-time; no offset means UTC."""
+    try:
+        if RFC3339.fullmatch(value) is None:
+            raise ValueError(value)
+        parsed = datetime.fromisoformat(value.upper())
+    except ValueError:
+        raise _invalid(
+            "`date` must be an RFC 3339 date-time such as 2026-11-27T10:00:00Z", "$.date"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _leads(body: EcgBody) -> list[LeadUpload]:
+    names: set[str] = set()
+    leads = []
+    for index, lead in enumerate(body.leads):
+        at = f"$.leads[{index}]"
+        if not lead.name.isprintable():
+            raise _invalid("lead names may not contain control characters", f"{at}.name")
+        if lead.name in names:
+            raise _invalid(f"lead name {lead.name!r} is repeated", f"{at}.name")
+        names.add(lead.name)
+        if lead.number_of_samples is not msgspec.UNSET and lead.number_of_samples != len(lead.signal):
+            raise _invalid(
+                f"number_of_samples is {lead.number_of_samples} but the signal has {len(lead.signal)} samples",
+                f"{at}.number_of_samples",
+            )
+        leads.append(LeadUpload(lead.name, np.array(lead.signal, dtype=np.int32)))
+        lead.signal = []  # free the boxed integers now: peak memory stays near one copy of the body
+    return leads
+
+
+def parse_ecg(raw_body: str | bytes, content_type: str | None) -> EcgUpload:
+    body = decode_json(raw_body, content_type, EcgBody)
+    parse_date(body.date)
+    ecg_id = None if body.id is msgspec.UNSET else body.id
+    return EcgUpload(ecg_id, body.date, _leads(body))
