@@ -1,21 +1,13 @@
 """Shared fixtures: an in-process moto DynamoDB and the Chalice test client behind the
-faithful API Gateway emulation. The environment is set before the app is imported."""
+faithful API Gateway emulation, in the test environment of tests/environment.py."""
 
 from __future__ import annotations
 
 import os
 
-os.environ.update(
-    {
-        "ECG_STAGE": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "ECG_JWT_SECRET": "test-signing-secret-that-is-long-enough-0123456789",
-        "ECG_BCRYPT_ROUNDS": "4",
-        "ECG_DB_MAX_RETRIES": "2",
-    }
-)
+from tests.environment import ENVIRONMENT
+
+os.environ.update(ENVIRONMENT)
 os.environ.pop("ECG_DYNAMODB_HOST", None)
 os.environ.pop("ECG_JWT_SECRET_PARAMETER", None)
 

@@ -9,17 +9,17 @@ import time
 import jwt
 import pytest
 
+from chalicelib.settings import get_settings
 from tests.conftest import ADMIN
+from tests.environment import SECRET
 from tests.helpers import Api
-
-SECRET = "test-signing-secret-that-is-long-enough-0123456789"
 
 
 def test_can_log_in_with_json(api: Api):
     reply = api.call("POST", "/auth/token", body={"username": ADMIN[0], "password": ADMIN[1]})
     assert reply.status == 200
     assert reply.json["token_type"] == "bearer"
-    assert reply.json["expires_in"] == 3600
+    assert reply.json["expires_in"] == get_settings().token_ttl_seconds
     claims = jwt.decode(reply.json["access_token"], SECRET, algorithms=["HS256"])
     assert {"sub", "role", "iat", "exp", "jti"} <= set(claims)
     assert claims["sub"] == ADMIN[0] and claims["role"] == "admin"

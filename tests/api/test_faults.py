@@ -1,6 +1,6 @@
 """DynamoDB throttling and internal errors at each write step.
 
-Fewer consecutive faults than botocore's retry budget (ECG_DB_MAX_RETRIES=2 in the tests):
+Fewer consecutive faults than botocore's retry budget (tests/environment.py):
 the call succeeds. More: 503 with Retry-After, and every route then shows the whole
 ECG or user, or nothing of it.
 """
@@ -11,10 +11,10 @@ import pytest
 
 from chalicelib.ecg import service
 from chalicelib.store.models import EcgChunkItem, EcgItem
+from tests.environment import RETRY_BUDGET
 from tests.faults import FaultPlan
 from tests.helpers import Api
 
-RETRY_BUDGET = 2
 BIG_SIGNAL = list(range(-300_000, 300_000, 3))
 
 

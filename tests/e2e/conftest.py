@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from devtools.local_stack import free_port
+from tests.environment import FAST_BCRYPT_ROUNDS
 from tests.helpers import Client, Reply, lower_keys
 
 ADMIN = ("e2e-admin", "e2e-admin-password")
@@ -44,7 +45,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "PORT": str(port),
         "ECG_ADMIN_USERNAME": ADMIN[0],
         "ECG_ADMIN_PASSWORD": ADMIN[1],
-        "ECG_BCRYPT_ROUNDS": "4",
+        "ECG_BCRYPT_ROUNDS": FAST_BCRYPT_ROUNDS,
         "PYTHONUNBUFFERED": "1",
     }
     for name in ("ECG_DYNAMODB_HOST", "ECG_JWT_SECRET", "ECG_STAGE"):

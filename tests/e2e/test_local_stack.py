@@ -9,6 +9,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.e2e.conftest import ADMIN, Stack
+from tests.environment import FAST_BCRYPT_ROUNDS
 
 
 def test_first_admin_comes_from_the_environment(stack: Stack):
@@ -79,7 +80,7 @@ def test_sigterm_stops_the_stack_and_its_database(tmp_path):
         env={
             "PATH": "",
             "PORT": str(port),
-            "ECG_BCRYPT_ROUNDS": "4",
+            "ECG_BCRYPT_ROUNDS": FAST_BCRYPT_ROUNDS,
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": ".",
         },

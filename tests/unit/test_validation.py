@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.bodies import MAX_BODY_BYTES
 from chalicelib.api.ecg_body import parse_ecg
 from chalicelib.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
@@ -87,7 +88,7 @@ def test_malformed_json_is_a_bad_request():
 
 def test_body_over_6_000_000_bytes_is_too_large():
     with pytest.raises(PayloadTooLarge):
-        parse_ecg(b" " * 6_000_001, JSON)
+        parse_ecg(b" " * (MAX_BODY_BYTES + 1), JSON)
 
 
 def test_body_that_is_not_json_is_unsupported():
