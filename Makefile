@@ -5,8 +5,9 @@ PYTHON ?= $(shell for py in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+DEPLOY_VENV := .venv-deploy
 
-.PHONY: run test test-fast check openapi bench package clean
+.PHONY: run test test-fast check openapi bench package preflight clean
 STAGE ?= dev
 
 $(INSTALLED): requirements.txt requirements-dev.txt
@@ -32,8 +33,18 @@ check: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-package: $(INSTALLED)
+$(DEPLOY_VENV)/.installed: requirements-deploy.txt
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-deploy.txt
+	touch $@
+
+# The CloudFormation template and the Lambda zip in build/STAGE, checked by cfn-lint and checkov.
+package: $(INSTALLED) $(DEPLOY_VENV)/.installed
 	$(BIN)/python -m devtools.deployment package --stage $(STAGE)
+
+# Before the first deploy of a stage: the signing secret and API Gateway's logging role exist.
+preflight: $(INSTALLED)
+	$(BIN)/python -m devtools.deployment preflight --stage $(STAGE)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/run.py
@@ -43,4 +54,4 @@ openapi: $(INSTALLED)
 	$(BIN)/python -m devtools.openapi
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .ruff_cache .mypy_cache .schemathesis
+	rm -rf $(VENV) $(DEPLOY_VENV) build .pytest_cache .ruff_cache .mypy_cache .schemathesis

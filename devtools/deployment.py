@@ -1,13 +1,19 @@
 """`make package STAGE=dev|prod`: the whole stack as one CloudFormation (SAM) template.
 
-`chalice package` writes the API, the functions and their roles; this module writes the
-template merged into it (`--merge-template`): the DynamoDB tables, derived from the PynamoDB
-models; the table names for every function as references to those tables; each role's
-least-privilege policy; and API Gateway responses shaped like the app's own errors. It then
-fails if Chalice could not package a dependency, and runs cfn-lint on the result.
+`chalice package` writes the API, the functions and their roles from .chalice/config.json
+(runtime, arm64, timeouts, X-Ray, the authorizer's reserved concurrency, REGIONAL endpoint,
+compression); this module writes the template merged into it (`--merge-template`): the
+DynamoDB tables, derived from the PynamoDB models; the table names for every function as
+references to those tables; fixed function names with their log groups; each role's
+least-privilege policy; stage throttling, JSON access logs and tracing; API Gateway responses
+shaped like the app's own errors; alarms to an SNS topic. It then fails if Chalice could not
+package a dependency, prunes the zip to what Lambda loads, and runs cfn-lint and checkov.
 
     python -m devtools.deployment package --stage dev [--out build/dev]
-    python -m devtools.deployment policies            # rewrite .chalice/policy-<stage>.json
+    python -m devtools.deployment preflight --stage dev   # before a deploy: secret, logging role
+    python -m devtools.deployment policies                # rewrite .chalice/policy-<stage>-*.json
+
+See docs/operations.md for what the alarms mean and how to change the throttles.
 """
 
 from __future__ import annotations
@@ -15,20 +21,35 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pynamodb.attributes import TTLAttribute
 
-from chalicelib.settings import APP_NAME, default_table_name
+from chalicelib.settings import APP_NAME, PREVIOUS_SECRET_SUFFIX, default_table_name
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("dev", "prod")
-FUNCTIONS = {"APIHandler": "ApiHandlerRole", "JwtAuth": "JwtAuthRole"}
+
+
+@dataclass(frozen=True)
+class Function:
+    role: str  # the logical id of its role in Chalice's template
+    config_name: str  # its key under `lambda_functions` in .chalice/config.json
+    policy_file: str  # .chalice/policy-<stage>-<policy_file>.json
+    errors_alarm: int  # Errors in 5 minutes that alarm: each token the authorizer refuses is one
+
+
+FUNCTIONS = {
+    "APIHandler": Function("ApiHandlerRole", "api_handler", "api", 1),
+    "JwtAuth": Function("JwtAuthRole", "jwt_auth", "authorizer", 50),
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +64,7 @@ TABLES = {
     "EcgsTable": Table("EcgItem", "ecgs", "ECG_ECGS_TABLE"),
     "EcgChunksTable": Table("EcgChunkItem", "ecg-chunks", "ECG_ECG_CHUNKS_TABLE"),
     "RevokedTokensTable": Table("RevokedTokenItem", "revoked-tokens", "ECG_REVOKED_TOKENS_TABLE"),
+    "LoginAttemptsTable": Table("LoginAttemptItem", "login-attempts", "ECG_LOGIN_ATTEMPTS_TABLE"),
 }
 # What each function does to each table. TransactWriteItems is authorised per item:
 # PutItem, DeleteItem and ConditionCheckItem.
@@ -52,26 +74,134 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
         "EcgsTable": ["DeleteItem", "GetItem", "PutItem", "Query", "UpdateItem"],
         "EcgChunksTable": ["BatchGetItem", "DeleteItem", "PutItem"],
         "RevokedTokensTable": ["PutItem"],
+        "LoginAttemptsTable": ["DeleteItem", "GetItem", "PutItem"],
     },
     "JwtAuth": {
-        "UsersTable": ["GetItem"],
-        "RevokedTokensTable": ["GetItem"],
+        "UsersTable": ["BatchGetItem"],
+        "RevokedTokensTable": ["BatchGetItem"],
     },
 }
-GATEWAY_RESPONSES = {
-    "UNAUTHORIZED": (401, "Unauthorized", {"WWW-Authenticate": "'Bearer'"}),
-    "ACCESS_DENIED": (403, "this role may not call this route", {}),
-    "MISSING_AUTHENTICATION_TOKEN": (404, "no such resource", {}),
-    "AUTHORIZER_FAILURE": (503, "authorization is unavailable; retry later", {"Retry-After": "'1'"}),
+# IAM actions authorised per item inside a TransactWriteItems, which CloudWatch counts under it.
+TRANSACTION_ITEM_ACTIONS = {"ConditionCheckItem", "DeleteItem", "PutItem", "UpdateItem"}
+# (status, message, code, headers): the same shapes as devtools/gateway.py answers locally.
+GATEWAY_RESPONSES: dict[str, tuple[int | None, str | None, str, dict[str, str]]] = {
+    "UNAUTHORIZED": (401, "Unauthorized", "unauthorized", {"WWW-Authenticate": "'Bearer'"}),
+    "ACCESS_DENIED": (403, "this role may not call this route", "forbidden", {}),
+    "MISSING_AUTHENTICATION_TOKEN": (404, "no such resource", "not_found", {}),
+    "AUTHORIZER_FAILURE": (
+        503,
+        "authorization is unavailable; retry later",
+        "unavailable",
+        {"Retry-After": "'1'"},
+    ),
     "AUTHORIZER_CONFIGURATION_ERROR": (
         503,
         "authorization is unavailable; retry later",
+        "unavailable",
         {"Retry-After": "'1'"},
     ),
-    "REQUEST_TOO_LARGE": (413, "request body over 6,000,000 bytes", {}),
-    "DEFAULT_4XX": (None, None, {}),
-    "DEFAULT_5XX": (None, None, {}),
+    "REQUEST_TOO_LARGE": (413, "request body over 6,000,000 bytes", "payload_too_large", {}),
+    "THROTTLED": (429, "too many requests; retry later", "throttled", {"Retry-After": "'1'"}),
+    "DEFAULT_4XX": (None, None, "rejected_by_gateway", {}),
+    "DEFAULT_5XX": (None, None, "unavailable", {}),
 }
+# Every gateway answer carries the headers every app response carries (chalicelib.api.responses).
+GATEWAY_SECURITY_HEADERS = {"Cache-Control": "'no-store'", "X-Content-Type-Options": "'nosniff'"}
+
+
+@dataclass(frozen=True)
+class Throttle:
+    rate: float  # steady requests per second
+    burst: int  # requests admitted at once above the rate
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    api: Throttle  # every route together
+    login: Throttle  # POST /auth/token alone: a bcrypt hash per call, and the password-guessing door
+    log_retention_days: int
+
+
+STAGE_SETTINGS = {
+    "dev": StageSettings(Throttle(20, 40), Throttle(2, 5), 30),
+    "prod": StageSettings(Throttle(200, 400), Throttle(10, 20), 365),
+}
+LOGIN_ROUTE = ("/auth/token", "POST")
+API_5XX_RATE_ALARM = 0.05  # the share of requests answered 5xx in 5 minutes
+API_P99_LATENCY_ALARM_MS = 3000  # for 15 minutes in a row
+DURATION_ALARM_SHARE = 0.8  # of the function's timeout
+# The AWS services the code calls (boto3/PynamoDB): the zip keeps only their API models.
+AWS_SERVICES = ("dynamodb", "s3", "sqs", "ssm", "sts")
+MAX_ZIP_BYTES = 25_000_000
+# The access log line: one JSON object per request, every value a string ("-" when empty).
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "requestTime": "$context.requestTime",
+    "ip": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integrationLatency",
+    "integrationStatus": "$context.integrationStatus",
+    "authorizerStatus": "$context.authorizer.status",
+    "authorizerLatency": "$context.authorizer.latency",
+    "principal": "$context.authorizer.principalId",
+    "errorType": "$context.error.responseType",
+    "errorMessage": "$context.error.message",
+    "xrayTraceId": "$context.xrayTraceId",
+}
+AUTHORIZER_FAILURES = ("AUTHORIZER_FAILURE", "AUTHORIZER_CONFIGURATION_ERROR")
+# checkov findings accepted on purpose (docs/operations.md): resource kind -> check -> why.
+CHECKOV_SKIPS: dict[str, dict[str, str]] = {
+    "function": {
+        "CKV_AWS_116": "invoked synchronously by API Gateway only; a DLQ applies to async invocations",
+        "CKV_AWS_117": "calls only DynamoDB and SSM over TLS with IAM; a VPC would need NAT or endpoints",
+        "CKV_AWS_173": "the environment holds names (tables, SSM parameter), no secret",
+    },
+    "api_handler": {
+        "CKV_AWS_115": "bounded by the stage throttle; a reservation would shrink the account's shared pool",
+    },
+    "api": {
+        "CKV_AWS_120": "every answer depends on the caller and must reflect writes at once: nothing to cache",
+    },
+    "table": {
+        "CKV_AWS_119": "encrypted at rest with the AWS owned key; a customer managed key is a later decision",
+    },
+    "log_group": {
+        "CKV_AWS_158": "CloudWatch Logs encrypts at rest; lines hold no body, token or password",
+    },
+    "topic": {
+        "CKV_AWS_26": "CloudWatch cannot publish to a topic under the AWS managed SNS key; alarms hold no data",
+    },
+}
+
+
+def chalice_config() -> dict[str, Any]:
+    config: dict[str, Any] = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    return config
+
+
+def function_setting(stage: str, function: str, key: str) -> Any:
+    """A Chalice setting as Chalice resolves it: the function's, else the stage's, else the app's."""
+    config = chalice_config()
+    stage_config = config["stages"][stage]
+    scopes = [stage_config.get("lambda_functions", {}).get(FUNCTIONS[function].config_name, {}), stage_config]
+    return next((scope[key] for scope in [*scopes, config] if key in scope), None)
+
+
+def function_name(stage: str, function: str) -> str:
+    """The name `chalice deploy` gives it, so both ways of deploying log to the same group."""
+    if function == "APIHandler":
+        return f"{APP_NAME}-{stage}"
+    return f"{APP_NAME}-{stage}-{FUNCTIONS[function].config_name}"
+
+
+def api_name(stage: str) -> str:
+    return f"{APP_NAME}-{stage}"
 
 
 def table_name(stage: str, logical_id: str) -> str:
@@ -79,8 +209,26 @@ def table_name(stage: str, logical_id: str) -> str:
 
 
 def secret_parameter(stage: str) -> str:
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    return config["stages"][stage]["environment_variables"]["ECG_JWT_SECRET_PARAMETER"]
+    name: str = chalice_config()["stages"][stage]["environment_variables"]["ECG_JWT_SECRET_PARAMETER"]
+    return name
+
+
+def secret_parameters(stage: str) -> list[str]:
+    """The current secret and, during a rotation, the previous one: the functions may read both."""
+    current = secret_parameter(stage)
+    return [current, current + PREVIOUS_SECRET_SUFFIX]
+
+
+def table_operations(logical_id: str) -> list[str]:
+    """The DynamoDB operations that reach a table, as CloudWatch's `Operation` dimension names them."""
+    actions = {action for tables in PERMISSIONS.values() for action in tables.get(logical_id, [])}
+    transactions = {"TransactWriteItems"} if actions & TRANSACTION_ITEM_ACTIONS else set()
+    return sorted((actions - {"ConditionCheckItem"}) | transactions)
+
+
+def checkov_skips(*kinds: str) -> dict[str, Any]:
+    skips = [{"id": check, "comment": why} for kind in kinds for check, why in CHECKOV_SKIPS[kind].items()]
+    return {"checkov": {"skip": skips}}
 
 
 def table_resource(stage: str, logical_id: str) -> dict[str, Any]:
@@ -108,14 +256,19 @@ def table_resource(stage: str, logical_id: str) -> dict[str, Any]:
         "Type": "AWS::DynamoDB::Table",
         "DeletionPolicy": "Retain",
         "UpdateReplacePolicy": "Retain",
+        "Metadata": checkov_skips("table"),
         "Properties": properties,
     }
 
 
 def policy_statements(
-    function: str, table_arn: Any, parameter_arn: Any, logs_arn: Any
+    function: str,
+    table_arn: Callable[[str], Any],
+    parameter_arns: list[Any],
+    log_actions: list[str],
+    log_groups: list[Any],
 ) -> list[dict[str, Any]]:
-    statements = [
+    statements: list[dict[str, Any]] = [
         {
             "Effect": "Allow",
             "Action": [f"dynamodb:{action}" for action in actions],
@@ -123,82 +276,317 @@ def policy_statements(
         }
         for table, actions in PERMISSIONS[function].items()
     ]
-    statements.append({"Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": [parameter_arn]})
+    statements.append({"Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": parameter_arns})
+    statements.append({"Effect": "Allow", "Action": log_actions, "Resource": log_groups})
+    # X-Ray has no resource-level permissions: "*" is the only resource it accepts.
     statements.append(
         {
             "Effect": "Allow",
-            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": [logs_arn],
+            "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+            "Resource": ["*"],
         }
     )
     return statements
 
 
-def merge_template(stage: str) -> dict[str, Any]:
-    parameter = secret_parameter(stage)
-    resources: dict[str, Any] = {logical_id: table_resource(stage, logical_id) for logical_id in TABLES}
-    for function, role in FUNCTIONS.items():
+def log_group(name: Any, stage: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::Logs::LogGroup",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Metadata": checkov_skips("log_group"),
+        "Properties": {"LogGroupName": name, "RetentionInDays": STAGE_SETTINGS[stage].log_retention_days},
+    }
+
+
+def function_resources(stage: str) -> dict[str, Any]:
+    """Each function: fixed name, table names, its own log group, and a role that writes only there."""
+    parameter_arns = [
+        {"Fn::Sub": f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{name}"}
+        for name in secret_parameters(stage)
+    ]
+    resources: dict[str, Any] = {}
+    for function, spec in FUNCTIONS.items():
+        name = function_name(stage, function)
+        resources[f"{function}LogGroup"] = log_group(f"/aws/lambda/{name}", stage)
         resources[function] = {
+            "Metadata": checkov_skips("function", *(["api_handler"] if function == "APIHandler" else [])),
             "Properties": {
+                "FunctionName": name,
                 "Environment": {
                     "Variables": {
                         table.environment: {"Ref": logical_id} for logical_id, table in TABLES.items()
                     }
-                }
-            }
+                },
+            },
         }
         statements = policy_statements(
             function,
             lambda table: {"Fn::GetAtt": [table, "Arn"]},
-            {
-                "Fn::Sub": f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{parameter}"
-            },
-            {
-                "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/${AWS::StackName}-*"
-            },
+            parameter_arns,
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [{"Fn::GetAtt": [f"{function}LogGroup", "Arn"]}],
         )
-        resources[role] = {
+        resources[spec.role] = {
             "Properties": {
                 "Policies": [
                     {
-                        "PolicyName": f"{role}Policy",
+                        "PolicyName": f"{spec.role}Policy",
                         "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
                     }
                 ]
             }
         }
-    resources["RestAPI"] = {"Properties": {"GatewayResponses": gateway_responses()}}
-    return {"Resources": resources}
+    return resources
+
+
+def method_setting(path: str, method: str, throttle: Throttle) -> dict[str, Any]:
+    return {
+        "ResourcePath": path if path == "/*" else "/" + path.replace("/", "~1"),  # `/` escaped as `~1`
+        "HttpMethod": method,
+        "ThrottlingRateLimit": throttle.rate,
+        "ThrottlingBurstLimit": throttle.burst,
+        "MetricsEnabled": False,
+        "DataTraceEnabled": False,
+        "CachingEnabled": False,
+    }
+
+
+def api_resources(stage: str) -> dict[str, Any]:
+    """Stage throttles (tighter on login), JSON access logs, tracing, and a name per stage."""
+    settings = STAGE_SETTINGS[stage]
+    access_log_format = json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":"))
+    failures = " || ".join(f'($.errorType = "{failure}")' for failure in AUTHORIZER_FAILURES)
+    return {
+        "ApiAccessLogGroup": log_group(f"/aws/apigateway/{api_name(stage)}/access", stage),
+        "AuthorizerFailuresMetric": {
+            "Type": "AWS::Logs::MetricFilter",
+            "Properties": {
+                "LogGroupName": {"Ref": "ApiAccessLogGroup"},
+                "FilterPattern": f"{{ {failures} }}",
+                "MetricTransformations": [
+                    {
+                        "MetricNamespace": api_name(stage),
+                        "MetricName": "AuthorizerFailures",
+                        "MetricValue": "1",
+                    }
+                ],
+            },
+        },
+        "RestAPI": {
+            "Metadata": checkov_skips("api"),
+            "Properties": {
+                # The ApiName dimension of its metrics: one per stage, so the alarms tell them apart.
+                "Name": api_name(stage),
+                "DefinitionBody": {"info": {"title": api_name(stage)}},
+                "GatewayResponses": gateway_responses(),
+                "TracingEnabled": True,
+                "AccessLogSetting": {
+                    "DestinationArn": {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]},
+                    "Format": access_log_format,
+                },
+                "MethodSettings": [
+                    method_setting("/*", "*", settings.api),
+                    method_setting(*LOGIN_ROUTE, settings.login),
+                ],
+            },
+        },
+    }
+
+
+def alarm(stage: str, name: str, description: str, **properties: Any) -> dict[str, Any]:
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmName": f"{APP_NAME}-{stage}-{name}",
+            "AlarmDescription": f"{description} See docs/operations.md#alarms.",
+            "AlarmActions": [{"Ref": "AlarmTopic"}],
+            "OKActions": [{"Ref": "AlarmTopic"}],
+            "TreatMissingData": "notBreaching",
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "EvaluationPeriods": 1,
+            "Period": 300,
+            **properties,
+        },
+    }
+
+
+def metric_alarm(
+    stage: str,
+    name: str,
+    description: str,
+    namespace: str,
+    metric: str,
+    dimensions: dict[str, str],
+    **rest: Any,
+) -> dict[str, Any]:
+    return alarm(
+        stage,
+        name,
+        description,
+        Namespace=namespace,
+        MetricName=metric,
+        Dimensions=[{"Name": key, "Value": value} for key, value in dimensions.items()],
+        **rest,
+    )
+
+
+def table_alarm(stage: str, logical_id: str, metric: str) -> dict[str, Any]:
+    """CloudWatch reports DynamoDB errors per operation: the alarm sums those the code calls."""
+    queries: list[dict[str, Any]] = [
+        {
+            "Id": f"m{index}",
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/DynamoDB",
+                    "MetricName": metric,
+                    "Dimensions": [
+                        {"Name": "TableName", "Value": {"Ref": logical_id}},
+                        {"Name": "Operation", "Value": operation},
+                    ],
+                },
+                "Period": 300,
+                "Stat": "Sum",
+            },
+        }
+        for index, operation in enumerate(table_operations(logical_id))
+    ]
+    queries.append({"Id": "total", "Expression": "SUM(METRICS())", "Label": metric, "ReturnData": True})
+    properties = alarm(
+        stage, f"{TABLES[logical_id].kind}-{metric}", f"DynamoDB {metric} on {logical_id}.", Threshold=1
+    )["Properties"]
+    del properties["Period"]
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {**properties, "Metrics": queries}}
+
+
+def alarm_resources(stage: str) -> dict[str, Any]:
+    """An SNS topic (optionally mailed) and the alarms that publish to it."""
+    api = {"ApiName": api_name(stage), "Stage": chalice_config()["stages"][stage]["api_gateway_stage"]}
+    resources: dict[str, Any] = {
+        "AlarmTopic": {
+            "Type": "AWS::SNS::Topic",
+            "Metadata": checkov_skips("topic"),
+            "Properties": {"TopicName": f"{APP_NAME}-{stage}-alarms"},
+        },
+        "AlarmEmailSubscription": {
+            "Type": "AWS::SNS::Subscription",
+            "Condition": "HasAlarmEmail",
+            "Properties": {
+                "TopicArn": {"Ref": "AlarmTopic"},
+                "Protocol": "email",
+                "Endpoint": {"Ref": "AlarmEmail"},
+            },
+        },
+        "Api5xxAlarm": metric_alarm(
+            stage,
+            "api-5xx-rate",
+            f"Over {API_5XX_RATE_ALARM:.0%} of requests answered 5xx in 5 minutes.",
+            "AWS/ApiGateway",
+            "5XXError",
+            api,
+            Statistic="Average",
+            Threshold=API_5XX_RATE_ALARM,
+        ),
+        "ApiLatencyAlarm": metric_alarm(
+            stage,
+            "api-p99-latency",
+            f"p99 latency over {API_P99_LATENCY_ALARM_MS} ms for 15 minutes.",
+            "AWS/ApiGateway",
+            "Latency",
+            api,
+            ExtendedStatistic="p99",
+            Threshold=API_P99_LATENCY_ALARM_MS,
+            EvaluationPeriods=3,
+        ),
+        "AuthorizerFailuresAlarm": metric_alarm(
+            stage,
+            "authorizer-failures",
+            "API Gateway answered 503: the authorizer crashed, timed out or returned no policy.",
+            api_name(stage),
+            "AuthorizerFailures",
+            {},
+            Statistic="Sum",
+            Threshold=1,
+        ),
+    }
+    for function, spec in FUNCTIONS.items():
+        name = {"FunctionName": function_name(stage, function)}
+        timeout_ms = function_setting(stage, function, "lambda_timeout") * 1000
+        for metric, statistic, threshold, what in (
+            ("Errors", "Sum", spec.errors_alarm, f"{spec.errors_alarm}+ invocation errors in 5 minutes."),
+            ("Throttles", "Sum", 1, "Invocations refused for concurrency."),
+            (
+                "Duration",
+                "Maximum",
+                int(timeout_ms * DURATION_ALARM_SHARE),
+                f"An invocation took {DURATION_ALARM_SHARE:.0%} of the {timeout_ms} ms timeout.",
+            ),
+        ):
+            resources[f"{function}{metric}Alarm"] = metric_alarm(
+                stage,
+                f"{spec.config_name}-{metric}",
+                f"{function}: {what}",
+                "AWS/Lambda",
+                metric,
+                name,
+                Statistic=statistic,
+                Threshold=threshold,
+            )
+    for logical_id in TABLES:
+        for metric in ("ThrottledRequests", "SystemErrors"):
+            resources[f"{logical_id}{metric}Alarm"] = table_alarm(stage, logical_id, metric)
+    return resources
+
+
+def merge_template(stage: str) -> dict[str, Any]:
+    resources: dict[str, Any] = {logical_id: table_resource(stage, logical_id) for logical_id in TABLES}
+    resources |= function_resources(stage) | api_resources(stage) | alarm_resources(stage)
+    return {
+        "Parameters": {
+            "AlarmEmail": {
+                "Type": "String",
+                "Default": "",
+                "Description": "An address mailed on every alarm (confirm the subscription); empty for none.",
+            }
+        },
+        "Conditions": {"HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}},
+        "Resources": resources,
+        "Outputs": {"AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}}},
+    }
 
 
 def gateway_responses() -> dict[str, Any]:
     """API Gateway's own answers, shaped like the app's: a JSON `message` (see devtools/gateway.py)."""
     responses: dict[str, Any] = {}
-    for response_type, (status, message, headers) in GATEWAY_RESPONSES.items():
-        body = json.dumps({"message": message}) if message else '{"message": $context.error.messageString}'
-        response: dict[str, Any] = {"ResponseTemplates": {"application/json": body}}
+    for response_type, (status, message, code, headers) in GATEWAY_RESPONSES.items():
+        quoted_message = json.dumps(message) if message else "$context.error.messageString"
+        body = f'{{"message": {quoted_message}, "code": {json.dumps(code)}}}'
+        response: dict[str, Any] = {
+            "ResponseTemplates": {"application/json": body},
+            "ResponseParameters": {"Headers": {**GATEWAY_SECURITY_HEADERS, **headers}},
+        }
         if status is not None:
             response["StatusCode"] = status
-        if headers:
-            response["ResponseParameters"] = {"Headers": headers}
         responses[response_type] = response
     return responses
 
 
 def chalice_policy(stage: str, function: str) -> dict[str, Any]:
-    """The same statements for `chalice deploy`, with ARNs written out by table name."""
-    parameter = secret_parameter(stage)
+    """The same statements for `chalice deploy`, with ARNs written out by name: Lambda makes the log group."""
+    log_group_arn = f"arn:aws:logs:*:*:log-group:/aws/lambda/{function_name(stage, function)}"
     statements = policy_statements(
         function,
         lambda table: f"arn:aws:dynamodb:*:*:table/{table_name(stage, table)}",
-        f"arn:aws:ssm:*:*:parameter{parameter}",
-        f"arn:aws:logs:*:*:log-group:/aws/lambda/{APP_NAME}-{stage}-*",
+        [f"arn:aws:ssm:*:*:parameter{name}" for name in secret_parameters(stage)],
+        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        [log_group_arn, f"{log_group_arn}:*"],
     )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
 def policy_path(stage: str, function: str) -> Path:
-    return ROOT / ".chalice" / f"policy-{stage}-{'api' if function == 'APIHandler' else 'authorizer'}.json"
+    return ROOT / ".chalice" / f"policy-{stage}-{FUNCTIONS[function].policy_file}.json"
 
 
 def write_policies() -> None:
@@ -214,15 +602,70 @@ def unzipped_size(zip_path: Path) -> int:
         return sum(info.file_size for info in archive.infolist())
 
 
+def pruned(name: str) -> bool:
+    """Never loaded on Lambda: other services' API models, test suites, bytecode caches."""
+    parts = name.split("/")
+    if parts[0] in ("botocore", "boto3") and parts[1:2] == ["data"] and len(parts) > 3:
+        return parts[2] not in AWS_SERVICES
+    return "tests" in parts[:-1] or "__pycache__" in parts or name.endswith(".pyc")
+
+
+def prune(zip_path: Path) -> None:
+    """Rewrite the zip Chalice wrote without the pruned entries, compressed harder."""
+    rewritten = zip_path.with_name(zip_path.name + ".tmp")
+    with zipfile.ZipFile(zip_path) as source, zipfile.ZipFile(rewritten, "w") as target:
+        for info in source.infolist():
+            if not pruned(info.filename):
+                target.writestr(info, source.read(info), zipfile.ZIP_DEFLATED, 9)
+    rewritten.replace(zip_path)
+
+
+def tool(name: str) -> str | None:
+    """A checking tool from this venv, the deploy tools' venv (.venv-deploy) or PATH."""
+    for folder in (Path(sys.executable).parent, ROOT / ".venv-deploy" / "bin"):
+        if (folder / name).exists():
+            return str(folder / name)
+    return shutil.which(name)
+
+
+def run_checkov(template: Path) -> str:
+    """Fails on any finding not skipped with a reason (OSS checkov reports no severities)."""
+    checkov = tool("checkov")
+    if checkov is None:
+        return "checkov not installed: not run (see docs/operations.md)"
+    result = subprocess.run(
+        [checkov, "--file", str(template), "--framework", "cloudformation", "--output", "json", "--compact"],
+        capture_output=True,
+        text=True,
+    )
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        raise SystemExit(f"checkov could not check {template}:\n{result.stdout}{result.stderr}") from None
+    failed = report["results"]["failed_checks"]
+    if failed:
+        lines = [f"  {check['check_id']} {check['resource']}: {check['check_name']}" for check in failed]
+        raise SystemExit(f"checkov found problems in {template}:\n" + "\n".join(lines))
+    summary = report["summary"]
+    return f"checkov {summary['checkov_version']}: {summary['passed']} passed, {summary['skipped']} skipped with a reason"
+
+
 def package(stage: str, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     merge_path = out / "merge-template.json"
     merge_path.write_text(json.dumps(merge_template(stage), indent=2))
     package_dir = out / "package"
     env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
-    chalice = Path(sys.executable).with_name("chalice")
     result = subprocess.run(
-        [str(chalice), "package", "--stage", stage, "--merge-template", str(merge_path), str(package_dir)],
+        [
+            tool("chalice") or "chalice",
+            "package",
+            "--stage",
+            stage,
+            "--merge-template",
+            str(merge_path),
+            str(package_dir),
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -231,30 +674,67 @@ def package(stage: str, out: Path) -> Path:
     output = result.stdout + result.stderr
     if result.returncode != 0 or "Could not install" in output or "could not be" in output.lower():
         raise SystemExit(f"chalice package failed or left a dependency out:\n{output}")
+    zip_path = package_dir / "deployment.zip"
+    before = zip_path.stat().st_size
+    prune(zip_path)
+    if zip_path.stat().st_size > MAX_ZIP_BYTES:
+        raise SystemExit(
+            f"{zip_path} is {zip_path.stat().st_size / 1e6:.1f} MB, over {MAX_ZIP_BYTES / 1e6:.0f} MB"
+        )
     template = package_dir / "sam.json"
-    lint = subprocess.run(
-        [str(Path(sys.executable).with_name("cfn-lint")), str(template)], capture_output=True, text=True
-    )
+    lint = subprocess.run([tool("cfn-lint") or "cfn-lint", str(template)], capture_output=True, text=True)
     if lint.returncode != 0:
         raise SystemExit(f"cfn-lint found problems in {template}:\n{lint.stdout}{lint.stderr}")
-    zip_path = package_dir / "deployment.zip"
     print(f"{template} passes cfn-lint")
+    print(run_checkov(template))
     print(
-        f"{zip_path}: {zip_path.stat().st_size / 1e6:.1f} MB zipped, {unzipped_size(zip_path) / 1e6:.1f} MB unzipped"
+        f"{zip_path}: {zip_path.stat().st_size / 1e6:.1f} MB zipped ({before / 1e6:.1f} MB before pruning), "
+        f"{unzipped_size(zip_path) / 1e6:.1f} MB unzipped"
     )
     return package_dir
+
+
+def preflight(stage: str) -> None:
+    """Before a deploy, with the deploying credentials: what would otherwise fail late, or at runtime."""
+    import boto3
+
+    problems = []
+    name = secret_parameter(stage)
+    found = boto3.client("ssm").describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": [name]}]
+    )["Parameters"]
+    if not found:
+        problems.append(
+            f"the signing secret {name} does not exist; create it (docs/operations.md#secret-rotation):\n"
+            f"  aws ssm put-parameter --name {name} --type SecureString --value "
+            "\"$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')\""
+        )
+    elif found[0]["Type"] != "SecureString":
+        problems.append(f"the signing secret {name} is a {found[0]['Type']}, not a SecureString")
+    if not boto3.client("apigateway").get_account().get("cloudwatchRoleArn"):
+        problems.append(
+            "API Gateway has no CloudWatch Logs role in this account and region, so the stage's access "
+            "log cannot be enabled; set one once (docs/operations.md#logs)"
+        )
+    if problems:
+        raise SystemExit(f"{stage} cannot be deployed yet:\n- " + "\n- ".join(problems))
+    print(f"{stage}: signing secret {name} and API Gateway logging role present")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.deployment", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    build = commands.add_parser("package", help="chalice package with the merged resources, then cfn-lint")
+    build = commands.add_parser("package", help="chalice package with the merged resources, prune, check")
     build.add_argument("--stage", choices=STAGES, required=True)
     build.add_argument("--out", type=Path)
+    check = commands.add_parser("preflight", help="fail unless the stage's secret and logging role exist")
+    check.add_argument("--stage", choices=STAGES, required=True)
     commands.add_parser("policies", help="rewrite .chalice/policy-<stage>-<function>.json")
     args = parser.parse_args(argv)
     if args.command == "policies":
         write_policies()
+    elif args.command == "preflight":
+        preflight(args.stage)
     else:
         package(args.stage, args.out or ROOT / "build" / args.stage)
     return 0
