@@ -65,18 +65,19 @@ class StageTimer:
 @contextmanager
 def instrumented() -> Iterator[StageTimer]:
     """Time the real collaborators of the handler and its authorizer, by stage."""
+    from chalicelib.api import ecg_body
     from chalicelib.ecg import insights, service
-    from chalicelib.store import ecgs, revoked_tokens, users
+    from chalicelib.store import ecgs, sessions, users
 
     timer = StageTimer()
     targets = [
-        (service, "parse_upload", "decode+validate"),
+        (ecg_body, "parse_ecg", "decode+validate"),
         (insights, "compute", "insights"),
         (service, "encode_signals", "encode"),
         (ecgs, "create_ecg", "dynamodb"),
         (ecgs, "get_ecg", "dynamodb"),
         (users, "get_user", "dynamodb"),
-        (revoked_tokens, "is_revoked", "dynamodb"),
+        (sessions, "account_and_revocation", "dynamodb"),
     ]
     originals = [(module, name, getattr(module, name)) for module, name, _ in targets]
     for module, name, stage in targets:

@@ -6,8 +6,8 @@ import secrets
 
 import msgspec
 
-from chalicelib.auth import passwords
-from chalicelib.auth.secret import signing_secret
+from chalicelib.auth import passwords, throttle
+from chalicelib.auth.secret import signing_keys
 from chalicelib.auth.tokens import IssuedToken, Role, issue_token
 from chalicelib.clock import now_iso
 from chalicelib.errors import Conflict, NotFound, Unauthenticated
@@ -54,14 +54,16 @@ def _new_stamp() -> str:
 def login(credentials: Credentials) -> IssuedToken:
     """Unknown user and wrong password take the same time and give the same answer."""
     settings = get_settings()
+    throttle.reserve_attempt(credentials.username)
     found = users.get_user(credentials.username) if is_valid(credentials.username, Username) else None
     active = found if found is not None and not found.deleting else None
     password_hash = active.password_hash if active is not None else None
     password_matches = passwords.check_password(credentials.password, password_hash, settings.bcrypt_rounds)
     if active is None or not password_matches:
         raise Unauthenticated(BAD_CREDENTIALS, "invalid_credentials")
+    throttle.succeeded(credentials.username)
     return issue_token(
-        active.username, Role(active.role), active.stamp, signing_secret(), settings.token_ttl_seconds
+        active.username, Role(active.role), active.stamp, signing_keys(), settings.token_ttl_seconds
     )
 
 
@@ -94,11 +96,13 @@ def list_page(limit: int, after: str | None) -> tuple[list[UserView], str | None
 def change_password(username: str, change: PasswordChange) -> None:
     """Checks the current password; the new stamp invalidates every token issued before."""
     settings = get_settings()
+    throttle.reserve_attempt(username)
     user = users.get_user(username)
     if user is None or not passwords.check_password(
         change.current_password, user.password_hash, settings.bcrypt_rounds
     ):
         raise Unauthenticated("current_password is incorrect", "invalid_credentials")
+    throttle.succeeded(username)
     new_hash = passwords.hash_password(change.new_password, settings.bcrypt_rounds)
     users.set_password(username, user.stamp, new_hash, _new_stamp())
 

@@ -18,14 +18,21 @@ class Settings:
     ecgs_table: str
     ecg_chunks_table: str
     revoked_tokens_table: str
+    login_attempts_table: str
     token_ttl_seconds: int
     bcrypt_rounds: int
     jwt_secret: str | None
+    jwt_previous_secret: str | None
     jwt_secret_parameter: str | None
+    jwt_previous_secret_parameter: str | None
     db_max_retries: int
+    login_max_failures: int
+    login_lockout_seconds: int
 
 
 APP_NAME = "ecg-insights"
+# During a rotation the previous signing secret sits beside the current one under this suffix.
+PREVIOUS_SECRET_SUFFIX = "-previous"
 
 
 def default_table_name(stage: str, kind: str) -> str:
@@ -42,6 +49,7 @@ def _int(name: str, default: int) -> int:
 def get_settings() -> Settings:
     """Build the settings once per process (Lambda container)."""
     stage = os.environ.get("ECG_STAGE", "local")
+    secret_parameter = os.environ.get("ECG_JWT_SECRET_PARAMETER") or None
     return Settings(
         stage=stage,
         region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
@@ -52,9 +60,18 @@ def get_settings() -> Settings:
         revoked_tokens_table=os.environ.get(
             "ECG_REVOKED_TOKENS_TABLE", default_table_name(stage, "revoked-tokens")
         ),
+        login_attempts_table=os.environ.get(
+            "ECG_LOGIN_ATTEMPTS_TABLE", default_table_name(stage, "login-attempts")
+        ),
         token_ttl_seconds=_int("ECG_TOKEN_TTL_SECONDS", 3600),
         bcrypt_rounds=_int("ECG_BCRYPT_ROUNDS", 12),
         jwt_secret=os.environ.get("ECG_JWT_SECRET") or None,
-        jwt_secret_parameter=os.environ.get("ECG_JWT_SECRET_PARAMETER") or None,
+        jwt_previous_secret=os.environ.get("ECG_JWT_PREVIOUS_SECRET") or None,
+        jwt_secret_parameter=secret_parameter,
+        jwt_previous_secret_parameter=f"{secret_parameter}{PREVIOUS_SECRET_SUFFIX}"
+        if secret_parameter
+        else None,
         db_max_retries=_int("ECG_DB_MAX_RETRIES", 3),
+        login_max_failures=_int("ECG_LOGIN_MAX_FAILURES", 5),
+        login_lockout_seconds=_int("ECG_LOGIN_LOCKOUT_SECONDS", 900),
     )

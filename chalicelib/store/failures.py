@@ -1,11 +1,18 @@
-"""Map DynamoDB failures to domain errors: throttling to 503, failed conditions to the caller's."""
+"""Map DynamoDB failures to domain errors: anything transient to 503, failed conditions to the caller's.
+
+botocore has already retried by the time an error reaches here. Whatever is still failing for
+a transient reason (throttling, a 5xx, a timeout, a reset or dropped connection, an answer
+that never came) is reported as 503 with Retry-After; only a bug (a malformed request, a
+missing table) remains an internal error.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.errors import ServiceError, Unavailable
@@ -16,29 +23,41 @@ TRANSIENT_CODES = frozenset(
         "ThrottlingException",
         "RequestLimitExceeded",
         "InternalServerError",
+        "InternalFailure",
         "ServiceUnavailable",
         "TransactionInProgressException",
+        "TransactionConflictException",
     }
 )
-UNAVAILABLE_MESSAGE = "The database is busy or unavailable; nothing was changed, retry later."
+CONDITION_FAILED = "ConditionalCheckFailedException"
+UNAVAILABLE_MESSAGE = "The database is busy or unavailable; retry later (repeating this request is safe)."
 
 
-def is_transient(error: PynamoDBException) -> bool:
-    return error.cause_response_code in TRANSIENT_CODES or isinstance(error.cause, BotoCoreError)
+def error_code(error: BaseException | None) -> str | None:
+    """The AWS error code, if the service answered at all (a dropped connection has none)."""
+    response: Any = getattr(error, "response", None)
+    if not isinstance(response, dict):
+        return None
+    code = (response.get("Error") or {}).get("Code")
+    return code if isinstance(code, str) else None
+
+
+def is_transient(error: BaseException | None) -> bool:
+    if isinstance(error, PynamoDBException):
+        return is_transient(error.cause) or error_code(error) in TRANSIENT_CODES
+    return isinstance(error, BotoCoreError) or error_code(error) in TRANSIENT_CODES
 
 
 @contextmanager
 def database_call(
     on_condition_failed: Callable[[], ServiceError] | None = None,
 ) -> Iterator[None]:
-    """botocore has already retried; what is still failing is reported as 503 with Retry-After."""
     try:
         yield
-    except PynamoDBException as error:
+    except (PynamoDBException, BotoCoreError, ClientError) as error:
+        cause = error.cause if isinstance(error, PynamoDBException) else error
+        if on_condition_failed and error_code(cause) == CONDITION_FAILED:
+            raise on_condition_failed() from None
         if is_transient(error):
             raise Unavailable(UNAVAILABLE_MESSAGE) from None
-        if on_condition_failed and error.cause_response_code == "ConditionalCheckFailedException":
-            raise on_condition_failed() from None
         raise
-    except BotoCoreError:
-        raise Unavailable(UNAVAILABLE_MESSAGE) from None

@@ -111,7 +111,21 @@ class RevokedTokenItem(_Table):
     expires_at = TTLAttribute()
 
 
-ALL_MODELS: tuple[type[_Table], ...] = (UserItem, EcgItem, EcgChunkItem, RevokedTokenItem)
+class LoginAttemptItem(_Table):
+    """Recent failed logins of one username (any string, so the key is its SHA-256)."""
+
+    class Meta(_BaseMeta):  # one per model: binding sets its table name
+        pass
+
+    settings_field = "login_attempts_table"
+
+    key = UnicodeAttribute(hash_key=True)
+    failures: ListAttribute[Any] = ListAttribute(of=NumberAttribute)  # epoch seconds, the most recent last
+    version = NumberAttribute()
+    expires_at = TTLAttribute()
+
+
+ALL_MODELS: tuple[type[_Table], ...] = (UserItem, EcgItem, EcgChunkItem, RevokedTokenItem, LoginAttemptItem)
 
 
 @cache

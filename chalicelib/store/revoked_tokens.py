@@ -1,4 +1,6 @@
-"""The denylist of logged-out tokens, keyed by `jti`; DynamoDB's TTL removes expired entries."""
+"""The denylist of logged-out tokens, keyed by `jti`; DynamoDB's TTL removes expired entries.
+
+The authorizer reads it together with the account (chalicelib.store.sessions)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,3 @@ from chalicelib.store.models import RevokedTokenItem
 def revoke(jti: str, expires_at: int) -> None:
     with database_call():
         RevokedTokenItem(jti, expires_at=datetime.fromtimestamp(expires_at, UTC)).save()
-
-
-def is_revoked(jti: str) -> bool:
-    with database_call():
-        try:
-            RevokedTokenItem.get(jti, consistent_read=True)
-        except RevokedTokenItem.DoesNotExist:
-            return False
-    return True

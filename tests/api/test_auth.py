@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 
 import jwt
 import pytest
 
+from chalicelib.api.auth import LOGIN_BODY_LIMIT, LOGIN_FORM_FIELDS
+from chalicelib.auth.secret import key_id
 from chalicelib.settings import get_settings
 from tests.conftest import ADMIN
 from tests.environment import SECRET
@@ -58,7 +61,7 @@ def test_login_with_malformed_json_is_a_bad_request(api: Api):
 
 
 def _forge(claims: dict, key: str = SECRET, algorithm: str = "HS256") -> str:
-    return jwt.encode(claims, key, algorithm=algorithm)
+    return jwt.encode(claims, key, algorithm=algorithm, headers={"kid": key_id(key)})
 
 
 def _claims(api: Api, **overrides) -> dict:
@@ -86,6 +89,7 @@ def _unsigned(claims: dict) -> str:
         pytest.param(lambda api: _forge(_claims(api, exp=int(time.time()) - 10)), id="expired"),
         pytest.param(lambda api: _forge(_claims(api, role="user")), id="role-changed"),
         pytest.param(lambda api: _forge(_claims(api, stamp="forged")), id="wrong-stamp"),
+        pytest.param(lambda api: _forge(_claims(api, exp=10**12)), id="absurd-expiry"),
         pytest.param(lambda api: "", id="empty"),
     ],
 )
@@ -151,3 +155,38 @@ def test_password_change_to_an_invalid_password_is_a_bad_request(api: Api, new_p
     token = api.user_token("alice")
     body = {"current_password": "user-password-1", "new_password": new_password}
     assert api.call("PUT", "/users/me/password", token, body).status == 400
+
+
+def test_logout_with_a_forged_absurd_expiry_is_401_not_a_crash(api: Api):
+    token = _forge(_claims(api, exp=10**12))
+    assert api.call("POST", "/auth/logout", token).status == 401
+
+
+def test_each_denial_is_logged_once_without_the_token(api: Api, caplog: pytest.LogCaptureFixture):
+    token = _forge(_claims(api, stamp="forged"))
+    with caplog.at_level(logging.INFO, logger="ecg_insights.authorizer"):
+        api.call("GET", "/users/me", token)
+    lines = [
+        json.loads(record.getMessage())
+        for record in caplog.records
+        if record.name == "ecg_insights.authorizer"
+    ]
+    assert [line["reason"] for line in lines] == ["password or role changed since the token was issued"]
+    assert lines[0]["jti_sha256"] and token not in caplog.text
+
+
+def test_login_body_over_4_kb_is_413(api: Api):
+    body = json.dumps({"username": ADMIN[0], "password": "x" * LOGIN_BODY_LIMIT}).encode()
+    assert api.call("POST", "/auth/token", raw=body).status == 413
+
+
+def test_login_form_over_4_kb_is_413(api: Api):
+    form = f"grant_type=password&username={ADMIN[0]}&password={'x' * LOGIN_BODY_LIMIT}".encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert api.call("POST", "/auth/token", raw=form, headers=headers).status == 413
+
+
+def test_login_form_with_too_many_fields_is_400(api: Api):
+    form = "&".join(f"f{index}=1" for index in range(LOGIN_FORM_FIELDS + 1)).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert api.call("POST", "/auth/token", raw=form, headers=headers).status == 400
