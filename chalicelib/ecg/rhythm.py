@@ -1,0 +1,507 @@
+"""Heart rhythm from one ECG lead: R-peak detection (whole or streamed) and RR-interval statistics.
+
+The detector is one streaming pipeline; `detect_beats` just feeds it the whole signal. It works in
+three stages, each exact under any external chunking:
+
+1. Features, computed in fixed blocks aligned to absolute sample positions with a fixed context on
+   each side, so every sample's floating-point arithmetic is the same whatever the chunking:
+   a baseline-free signal (for locating the R peak) and the QRS slope energy (for finding it).
+2. Candidate QRS complexes: peaks of the slope energy that dominate their neighbourhood, found by
+   comparisons only (exact), once the neighbourhood has been computed; each sized by its slope
+   energy, discounted when it only rises or only falls (a baseline step, not a QRS).
+3. The decision: adaptive signal and noise levels (medians of recent peaks), a refractory period,
+   T-wave rejection and search-back over a gap long for the usual (median) RR, candidate by candidate.
+
+Every length is set in seconds from physiology, so one design serves any sampling rate.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IndexArray = npt.NDArray[np.int64]
+
+BLOCK_SAMPLES = 1 << 16  # the unit of feature computation; large enough to amortise NumPy calls
+SMOOTHING_S = 0.02  # low-pass boxcar, applied twice: zero at 50 Hz, keeps the QRS band
+SLOPE_SPAN_S = 0.008  # half the derivative's span
+BASELINE_S = 0.2  # longer than a QRS: what a moving mean this long follows is baseline
+ENERGY_S = 0.1  # slope energy integrated over about one QRS width
+DOMINANCE_S = 0.15  # a candidate is the biggest energy peak within this distance
+R_SEARCH_S = 0.04  # the R peak lies within this distance of the energy peak
+QRS_REACH_S = 0.06  # both edges of a QRS lie within this distance of its centre (QRS under 120 ms)
+# A QRS both rises and falls; a baseline step (electrode motion) only goes one way, as in
+# Hamilton-Tompkins' baseline-shift check. Edges are measured on the baseline-free signal, where a pure
+# step's counter-edge is ~0.2 of its edge; ventricular beats in MIT-BIH 200 stay above 0.33.
+BALANCED_EDGE = 0.3  # a complex whose weaker edge is below this fraction of the stronger counts less
+REFRACTORY_S = 0.2  # no second QRS this soon after one
+T_WAVE_S = 0.36  # a smaller, slower complex this soon after a beat is its T wave
+LEARNING_S = 2.0  # the signal level is first learnt from this much signal
+SEARCH_BACK_RR = 1.66  # no beat for this many usual RRs: look back for a missed one (Pan-Tompkins)
+RR_MIN_S = 0.2  # 300 bpm
+RR_MAX_S = 3.0  # 20 bpm
+HISTORY = 16  # noise peaks remembered for the noise level
+SIGNAL_HISTORY = 8  # beats remembered for the signal level (Hamilton-Tompkins: the last 8)
+RR_HISTORY = 16  # RR intervals whose median is the usual RR: unlike a mean, it ignores a missed beat
+T_WAVE_FRACTION = 0.5  # a T wave has under half its beat's slope (Pan-Tompkins)
+THRESHOLD_FRACTION = 0.5  # threshold between noise and signal levels
+SEARCH_BACK_FRACTION = 0.7  # search-back accepts peaks above this fraction of the threshold
+PREMATURE_RR = 0.9  # a complex sooner than this many usual RRs is premature: a real one or noise
+RIVAL_RR = 0.5  # a premature complex followed this closely by a bigger one is noise
+CLEAR_OF_NOISE = 3.0  # a peak this many times the noise level is a QRS however big the others are
+NOISE_KNOWN = 4  # noise peaks needed before a peak can count as clear of the noise
+RHYTHM_KNOWN = 4  # RR intervals needed before a complex is judged premature
+RESTING_RR_S = 1.0  # the RR assumed before any is measured
+
+
+def _odd(samples: float) -> int:
+    """An odd window length close to `samples`, at least 1, so a centred window is exact."""
+    return 2 * max(0, round(samples / 2)) + 1
+
+
+def _box_sum(values: FloatArray, width: int) -> FloatArray:
+    """Sums over every window of `width` samples (length shrinks by width - 1), via a cumulative sum."""
+    sums = np.cumsum(values)
+    out = sums[width - 1 :].copy()
+    out[1:] -= sums[: len(sums) - width]
+    return out
+
+
+@dataclass(frozen=True)
+class _Design:
+    """Filter and decision lengths in samples for one sampling rate."""
+
+    smoothing: int
+    slope_span: int
+    baseline: int
+    energy: int
+    dominance: int
+    r_search: int
+    qrs_reach: int
+    refractory: float
+    t_wave: float
+    learning: float
+    rr_min: float
+    rr_max: float
+    resting_rr: float
+
+    @classmethod
+    def for_rate(cls, fs: float) -> _Design:
+        return cls(
+            smoothing=_odd(SMOOTHING_S * fs),
+            slope_span=max(1, round(SLOPE_SPAN_S * fs)),
+            baseline=_odd(BASELINE_S * fs),
+            energy=_odd(ENERGY_S * fs),
+            dominance=max(1, round(DOMINANCE_S * fs)),
+            r_search=max(1, round(R_SEARCH_S * fs)),
+            qrs_reach=max(1, round(QRS_REACH_S * fs)),
+            refractory=REFRACTORY_S * fs,
+            t_wave=T_WAVE_S * fs,
+            learning=LEARNING_S * fs,
+            rr_min=RR_MIN_S * fs,
+            rr_max=RR_MAX_S * fs,
+            resting_rr=RESTING_RR_S * fs,
+        )
+
+    @property
+    def smooth_shrink(self) -> int:
+        return 2 * (self.smoothing - 1)
+
+    @property
+    def context(self) -> int:
+        """Input samples needed on each side of a block to compute its features exactly."""
+        energy_side = self.smooth_shrink // 2 + self.slope_span + (self.energy - 1) // 2
+        baseline_side = self.smooth_shrink // 2 + (self.baseline - 1) // 2
+        return max(energy_side, baseline_side)
+
+
+def _features(window: FloatArray, design: _Design) -> tuple[FloatArray, FloatArray]:
+    """Baseline-free signal and slope energy for the centre of `window` (context trimmed off)."""
+    centred = window - window[0]  # small numbers keep the cumulative sums precise
+    width = design.smoothing
+    smooth = _box_sum(_box_sum(centred, width), width) / (width * width)
+    span = design.slope_span
+    slope = smooth[2 * span :] - smooth[: len(smooth) - 2 * span]
+    energy = _box_sum(slope * slope, design.energy)
+    baseline = _box_sum(smooth, design.baseline) / design.baseline
+    level = smooth[(design.baseline - 1) // 2 : len(smooth) - (design.baseline - 1) // 2] - baseline
+    block = len(window) - 2 * design.context
+    return _centre(level, block), _centre(energy, block)
+
+
+def _centre(values: FloatArray, length: int) -> FloatArray:
+    trim = (len(values) - length) // 2
+    return values[trim : trim + length]
+
+
+class _FeatureStream:
+    """Stage 1: raw samples in, features out in fixed absolute blocks (exact under any chunking)."""
+
+    def __init__(self, design: _Design) -> None:
+        self._design = design
+        self._pending: list[FloatArray] = []
+        self._pending_samples = 0
+        self._start = 0  # absolute index of the first pending sample
+        self._next_block = 0  # absolute index of the next block to compute
+        self._first: float | None = None
+
+    def feed(self, samples: FloatArray) -> list[tuple[int, FloatArray, FloatArray]]:
+        if len(samples) == 0:
+            return []
+        if self._first is None:
+            self._first = float(samples[0])
+        self._pending.append(samples)
+        self._pending_samples += len(samples)
+        end = self._start + self._pending_samples
+        blocks = []
+        while self._next_block + BLOCK_SAMPLES + self._design.context <= end:
+            blocks.append(self._block(BLOCK_SAMPLES, end_padding=0))
+        return blocks
+
+    def finish(self) -> list[tuple[int, FloatArray, FloatArray]]:
+        end = self._start + self._pending_samples
+        if self._next_block >= end:
+            return []
+        length = end - self._next_block
+        return [self._block(length, end_padding=self._next_block + length + self._design.context - end)]
+
+    def _block(self, length: int, end_padding: int) -> tuple[int, FloatArray, FloatArray]:
+        context = self._design.context
+        data = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        begin = self._next_block - context
+        head = max(0, -begin)
+        window = data[
+            max(0, begin - self._start) : self._next_block + length + context - end_padding - self._start
+        ]
+        assert self._first is not None
+        parts = [np.full(head, self._first), window, np.full(end_padding, window[-1])]
+        level, energy = _features(np.concatenate(parts), self._design)
+        start = self._next_block
+        self._next_block += length
+        keep_from = max(0, self._next_block - context - self._start)
+        self._pending = [data[keep_from:]]
+        self._start += keep_from
+        self._pending_samples = len(self._pending[0])
+        return start, level, energy
+
+
+class _CandidateStream:
+    """Stage 2: energy peaks that dominate their neighbourhood, with their R peak and size."""
+
+    def __init__(self, design: _Design) -> None:
+        self._design = design
+        self._margin = design.dominance + max(design.r_search, design.qrs_reach) + 1
+        self._level = np.zeros(0)
+        self._energy = np.zeros(0)
+        self._offset = 0  # absolute index of self._energy[0]
+        self._scanned = 0  # absolute index from which candidates are still to be found
+
+    def add(
+        self, start: int, level: FloatArray, energy: FloatArray, final: bool
+    ) -> list[tuple[int, int, float]]:
+        self._level = np.concatenate([self._level, level])
+        self._energy = np.concatenate([self._energy, energy])
+        end = start + len(energy)
+        until = end if final else end - self._margin
+        found = self._scan(until)
+        keep = max(0, len(self._energy) - 2 * self._margin)
+        self._level, self._energy = self._level[keep:], self._energy[keep:]
+        self._offset += keep
+        return found
+
+    def _scan(self, until: int) -> list[tuple[int, int, float]]:
+        energy = self._energy
+        rising = energy[1:-1] > energy[:-2]
+        peaks = np.flatnonzero(rising & (energy[1:-1] >= energy[2:])) + 1
+        if len(energy) >= 2 and self._offset + len(energy) == until and energy[-1] > energy[-2]:
+            peaks = np.append(peaks, len(energy) - 1)
+        peaks = self._dominant(peaks)
+        absolute = peaks + self._offset
+        peaks = peaks[(absolute >= self._scanned) & (absolute < until)]
+        self._scanned = max(self._scanned, until)
+        if len(peaks) == 0:
+            return []
+        reach = self._design.r_search
+        windows = np.clip(peaks[:, None] + np.arange(-reach, reach + 1), 0, len(self._level) - 1)
+        strongest = np.argmax(np.abs(self._level[windows]), axis=1)
+        r_peaks = windows[np.arange(len(peaks)), strongest] + self._offset
+        sizes = np.sqrt(energy[peaks]) * self._balance(peaks)
+        return list(zip((peaks + self._offset).tolist(), r_peaks.tolist(), sizes.tolist(), strict=True))
+
+    def _balance(self, peaks: IndexArray) -> FloatArray:
+        """How far each complex both rises and falls: a QRS does, a baseline step only goes one way
+        (Hamilton-Tompkins' baseline-shift check). 1 when the weaker edge is at least BALANCED_EDGE
+        of the stronger, falling in proportion below that."""
+        reach = self._design.qrs_reach
+        windows = np.clip(peaks[:, None] + np.arange(-reach, reach + 1), 0, len(self._level) - 1)
+        steps = np.diff(self._level[windows], axis=1)
+        rise, fall = np.maximum(steps.max(axis=1), 0.0), np.maximum(-steps.min(axis=1), 0.0)
+        weaker, stronger = np.minimum(rise, fall), np.maximum(rise, fall)
+        ratio: FloatArray = np.divide(weaker, stronger, out=np.ones(len(peaks)), where=stronger > 0)
+        return np.minimum(1.0, ratio / BALANCED_EDGE)
+
+    def _dominant(self, peaks: IndexArray) -> IndexArray:
+        """Peaks not beaten by another peak within the dominance distance (ties: the earlier wins)."""
+        values = self._energy[peaks]
+        keep = np.ones(len(peaks), dtype=bool)
+        shift = 1
+        while shift < len(peaks):
+            near = peaks[shift:] - peaks[:-shift] <= self._design.dominance
+            if not near.any():
+                break
+            later, earlier = values[shift:], values[:-shift]
+            keep[:-shift] &= ~(near & (later > earlier))
+            keep[shift:] &= ~(near & (earlier >= later))
+            shift += 1
+        return peaks[keep]
+
+
+def _quantile(values: deque[float], fraction: float) -> float:
+    """The `fraction` quantile of `values` (linear between order statistics, as NumPy's default)."""
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    below = int(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (position - below) * (ordered[above] - ordered[below])
+
+
+class _Decision:
+    """Stage 3: accept or reject candidates in order with adaptive levels, as Pan-Tompkins/Hamilton."""
+
+    def __init__(self, design: _Design) -> None:
+        self._design = design
+        self._signal: deque[float] = deque(maxlen=SIGNAL_HISTORY)
+        self._noise: deque[float] = deque(maxlen=HISTORY)
+        self._rr: deque[float] = deque(maxlen=RR_HISTORY)
+        self._queue: deque[tuple[int, int, float]] = deque()
+        self._missed: list[tuple[int, int, float]] = []  # rejected since the last beat
+        self._last: tuple[int, int, float] | None = None
+        self._cached_threshold: float | None = None
+        self._usual_rr = design.resting_rr
+
+    def add(self, candidates: list[tuple[int, int, float]], horizon: int | None) -> list[int]:
+        """Decide candidates whose look-ahead is complete (all of them when horizon is None)."""
+        self._queue.extend(candidates)
+        beats: list[int] = []
+        if not self._signal and not self._learn(horizon):
+            return beats
+        while self._queue and (horizon is None or self._queue[0][0] + self._lookahead() <= horizon):
+            self._decide(self._queue.popleft(), beats)
+        if horizon is None:
+            self._search_back(None, beats)
+        return beats
+
+    def _learn(self, horizon: int | None) -> bool:
+        """Start the levels from the biggest peak of the first seconds, once they are all seen."""
+        if not self._queue:
+            return False
+        until = self._queue[0][0] + self._design.learning
+        if horizon is not None and horizon < until:
+            return False
+        sizes = [size for position, _, size in self._queue if position < until]
+        self._signal.append(max(sizes))
+        return True
+
+    def _expected_rr(self) -> float:
+        """The usual RR: median of the recent ones (robust to a missed or extra beat); before any, 60 bpm."""
+        return self._usual_rr
+
+    def _lookahead(self) -> float:
+        return RIVAL_RR * self._expected_rr()
+
+    def _threshold(self) -> float:
+        if self._cached_threshold is None:
+            signal = _quantile(self._signal, 0.5)
+            noise = _quantile(self._noise, 0.5) if self._noise else 0.0
+            threshold = noise + THRESHOLD_FRACTION * (signal - noise)
+            if len(self._noise) >= NOISE_KNOWN:
+                threshold = min(threshold, CLEAR_OF_NOISE * max(self._noise))
+            self._cached_threshold = threshold
+        return self._cached_threshold
+
+    def _decide(self, candidate: tuple[int, int, float], beats: list[int]) -> None:
+        self._search_back(candidate[0], beats)
+        position, _, size = candidate
+        last = self._last
+        if last is not None and position - last[0] < self._design.refractory:
+            return
+        if size > self._threshold() and not self._is_t_wave(candidate) and not self._has_rival(candidate):
+            self._accept(candidate, beats)
+        else:
+            self._noise.append(size)
+            self._cached_threshold = None
+            self._missed.append(candidate)
+
+    def _has_rival(self, candidate: tuple[int, int, float]) -> bool:
+        """A premature complex with a bigger one close behind it: the bigger one is the beat."""
+        last = self._last
+        if (
+            last is None
+            or len(self._rr) < RHYTHM_KNOWN
+            or candidate[0] - last[0] >= PREMATURE_RR * self._expected_rr()
+        ):
+            return False
+        until = candidate[0] + self._lookahead()
+        for other in self._queue:
+            if other[0] > until:
+                return False
+            if other[2] > candidate[2]:
+                return True
+        return False
+
+    def _is_t_wave(self, candidate: tuple[int, int, float]) -> bool:
+        last = self._last
+        return (
+            last is not None
+            and candidate[0] - last[0] < self._design.t_wave
+            and candidate[2] < T_WAVE_FRACTION * last[2]
+        )
+
+    def _search_back(self, now: int | None, beats: list[int]) -> None:
+        """Over a gap of more than 1.66 usual RRs, accept the biggest peak missed in it."""
+        while self._last is not None and self._missed:
+            limit = self._last[0] + SEARCH_BACK_RR * self._expected_rr()
+            if now is not None and now <= limit:
+                return
+            floor = SEARCH_BACK_FRACTION * self._threshold()
+            eligible = [c for c in self._missed if c[2] > floor and not self._is_t_wave(c)]
+            if not eligible:
+                self._missed.clear()
+                return
+            best = max(eligible, key=lambda c: c[2])
+            self._missed = [c for c in self._missed if c[0] > best[0]]
+            self._accept(best, beats, keep_missed=True)
+
+    def _accept(self, candidate: tuple[int, int, float], beats: list[int], keep_missed: bool = False) -> None:
+        last = self._last
+        if last is not None:
+            rr = candidate[0] - last[0]
+            if self._design.rr_min <= rr <= self._design.rr_max:
+                self._rr.append(rr)
+                self._usual_rr = _quantile(self._rr, 0.5)
+        self._signal.append(candidate[2])
+        self._cached_threshold = None
+        self._last = candidate
+        if not keep_missed:
+            self._missed.clear()
+        beats.append(candidate[1])
+
+
+class BeatDetector:
+    """Streaming R-peak detector: feed chunks, get the beats that became final, then finish.
+
+    Whatever the chunking, everything returned, concatenated, equals `detect_beats` of the whole
+    signal. Memory stays bounded by a block of samples and a few seconds of candidates.
+    """
+
+    def __init__(self, sampling_rate_hz: float) -> None:
+        if not math.isfinite(sampling_rate_hz) or sampling_rate_hz <= 0:
+            raise ValueError("sampling_rate_hz must be a positive number")
+        design = _Design.for_rate(float(sampling_rate_hz))
+        self._features = _FeatureStream(design)
+        self._candidates = _CandidateStream(design)
+        self._decision = _Decision(design)
+        self._lookahead = design.dominance + design.r_search + 1
+
+    def feed(self, chunk: npt.ArrayLike) -> IndexArray:
+        """Add the next samples; returns the absolute sample indices of beats now final."""
+        samples = np.asarray(chunk, dtype=np.float64).ravel()
+        return self._run(self._features.feed(samples), final=False)
+
+    def finish(self) -> IndexArray:
+        """End of signal: returns the remaining beats."""
+        return self._run(self._features.finish(), final=True)
+
+    def _run(self, blocks: list[tuple[int, FloatArray, FloatArray]], final: bool) -> IndexArray:
+        beats: list[int] = []
+        for start, level, energy in blocks:
+            candidates = self._candidates.add(start, level, energy, final and start == blocks[-1][0])
+            horizon = start + len(energy) - self._lookahead
+            beats += self._decision.add(candidates, horizon)
+        if final:
+            beats += self._decision.add([], None)
+        return np.asarray(beats, dtype=np.int64)
+
+
+def detect_beats(signal: npt.ArrayLike, sampling_rate_hz: float) -> IndexArray:
+    """R-peak sample indices (ascending) of one ECG lead in any units, with any baseline offset."""
+    detector = BeatDetector(sampling_rate_hz)
+    head = detector.feed(signal)
+    return np.concatenate([head, detector.finish()])
+
+
+@dataclass(frozen=True)
+class RhythmStats:
+    """Beat count and RR-interval summary, each value rounded to 0.1; None where undefined."""
+
+    beats: int
+    heart_rate_bpm: float | None
+    rr_mean_ms: float | None
+    rr_sdnn_ms: float | None
+    rr_rmssd_ms: float | None
+
+
+class RRAccumulator:
+    """RR statistics over beats added in pieces, without keeping them (for day-long recordings).
+
+    Sums are kept as exact integers of RR intervals in samples, so the result does not depend on
+    how the beats were split, and needs no cancellation-prone floating-point variance update.
+    """
+
+    def __init__(self, sampling_rate_hz: float) -> None:
+        if not math.isfinite(sampling_rate_hz) or sampling_rate_hz <= 0:
+            raise ValueError("sampling_rate_hz must be a positive number")
+        self._ms_per_sample = 1000.0 / sampling_rate_hz
+        self._beats = 0
+        self._last_beat: int | None = None
+        self._last_rr: int | None = None
+        self._rr_sum = 0
+        self._rr_squares = 0
+        self._successive_squares = 0
+
+    def add(self, beats: npt.ArrayLike) -> None:
+        """Add the next beats (sample indices, strictly ascending, after any added before)."""
+        values = [int(beat) for beat in np.asarray(beats, dtype=np.int64).ravel().tolist()]
+        if not values:
+            return
+        series = values if self._last_beat is None else [self._last_beat, *values]
+        rr = [later - earlier for earlier, later in itertools.pairwise(series)]
+        if any(interval <= 0 for interval in rr):
+            raise ValueError("beats must be strictly ascending")
+        chained = rr if self._last_rr is None else [self._last_rr, *rr]
+        steps = [later - earlier for earlier, later in itertools.pairwise(chained)]
+        self._beats += len(values)
+        self._last_beat = values[-1]
+        self._last_rr = rr[-1] if rr else self._last_rr
+        self._rr_sum += sum(rr)
+        self._rr_squares += sum(interval * interval for interval in rr)
+        self._successive_squares += sum(step * step for step in steps)
+
+    def result(self) -> RhythmStats:
+        """SDNN is the sample standard deviation (ddof=1, as HRV tools use), None below 3 beats,
+        as is RMSSD; mean RR and heart rate (60000 / unrounded mean RR) are None below 2 beats."""
+        intervals = self._beats - 1
+        if intervals < 1:
+            return RhythmStats(self._beats, None, None, None, None)
+        mean_ms = self._rr_sum / intervals * self._ms_per_sample
+        if intervals < 2:
+            return RhythmStats(self._beats, round(60000 / mean_ms, 1), round(mean_ms, 1), None, None)
+        spread = intervals * self._rr_squares - self._rr_sum * self._rr_sum  # exact: n^2 * variance
+        sdnn_ms = math.sqrt(spread / (intervals * (intervals - 1))) * self._ms_per_sample
+        rmssd_ms = math.sqrt(self._successive_squares / (intervals - 1)) * self._ms_per_sample
+        return RhythmStats(
+            self._beats, round(60000 / mean_ms, 1), round(mean_ms, 1), round(sdnn_ms, 1), round(rmssd_ms, 1)
+        )
+
+
+def rr_statistics(beats: npt.ArrayLike, sampling_rate_hz: float) -> RhythmStats:
+    """RR statistics of strictly ascending beat sample indices (see `RRAccumulator.result`)."""
+    accumulator = RRAccumulator(sampling_rate_hz)
+    accumulator.add(beats)
+    return accumulator.result()
