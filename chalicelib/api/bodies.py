@@ -92,13 +92,19 @@ def encode_json(value: Any) -> str:
 
 
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 100
+MAX_SAMPLE_INDEX = 2**40  # far beyond any recording; bounds the digits a query may carry
+
+
+def query_integer(query: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter in ASCII digits only (str.isdigit also admits ² and other
+    scripts' digits, which int() then reads or rejects)."""
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(high)) and low <= int(raw) <= high):
+        raise BadRequest(f"{name} must be an integer from {low} to {high}", "invalid_query")
+    return int(raw)
 
 
 def page_limit(query: Mapping[str, str]) -> int:
-    """`limit` in ASCII digits only (str.isdigit also admits ² and other scripts' digits)."""
-    raw = query.get("limit")
-    if raw is None:
-        return DEFAULT_PAGE_SIZE
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= MAX_PAGE_SIZE):
-        raise BadRequest(f"limit must be an integer from 1 to {MAX_PAGE_SIZE}", "invalid_query")
-    return int(raw)
+    return query_integer(query, "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)

@@ -16,7 +16,7 @@ import numpy as np
 from chalicelib.api.bodies import decode_json
 from chalicelib.ecg.model import EcgUpload, LeadUpload
 from chalicelib.errors import BadRequest
-from chalicelib.rules import EcgId, LeadName, Sample
+from chalicelib.rules import EcgId, LeadName, Sample, SamplingRate
 
 MAX_LEADS = 32
 # RFC 3339 section 5.6 (the offset may be left out: UTC). fromisoformat then checks the calendar.
@@ -33,6 +33,7 @@ class EcgBody(msgspec.Struct, forbid_unknown_fields=True):
     date: str
     leads: Annotated[list[LeadBody], msgspec.Meta(min_length=1, max_length=MAX_LEADS)]
     id: EcgId | msgspec.UnsetType = msgspec.UNSET
+    sampling_rate_hz: SamplingRate | msgspec.UnsetType = msgspec.UNSET
 
 
 def _invalid(message: str, at: str) -> BadRequest:
@@ -76,4 +77,5 @@ def parse_ecg(raw_body: str | bytes, content_type: str | None) -> EcgUpload:
     body = decode_json(raw_body, content_type, EcgBody)
     parse_date(body.date)
     ecg_id = None if body.id is msgspec.UNSET else body.id
-    return EcgUpload(ecg_id, body.date, _leads(body))
+    sampling_rate_hz = None if body.sampling_rate_hz is msgspec.UNSET else body.sampling_rate_hz
+    return EcgUpload(ecg_id, body.date, sampling_rate_hz, _leads(body))

@@ -10,10 +10,11 @@ from collections.abc import Mapping
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.api.bodies import page_limit
+from chalicelib.api.bodies import MAX_SAMPLE_INDEX, page_limit, query_integer
 from chalicelib.api.pages import page, page_after
 from chalicelib.api.responses import empty_response, json_response
 from chalicelib.api.routing import Principal, route
+from chalicelib.errors import BadRequest
 from chalicelib.rules import EcgId
 
 ecg_routes = Blueprint(__name__)
@@ -52,6 +53,19 @@ def get_ecg_insights(principal: Principal, id: str) -> Response:
     from chalicelib.ecg import service
 
     return json_response(service.read_insights(principal.username, id))
+
+
+@route(ecg_routes, "/ecgs/{id}/beats", "GET")
+def get_ecg_beats(principal: Principal, id: str) -> Response:
+    from chalicelib.ecg import service
+
+    query: Mapping[str, str] = ecg_routes.current_request.query_params or {}
+    lead = query.get("lead")
+    if lead is None:
+        raise BadRequest("the `lead` query parameter is required", "invalid_query")
+    start = query_integer(query, "start", 0, 0, MAX_SAMPLE_INDEX)
+    end = query_integer(query, "end", MAX_SAMPLE_INDEX, 0, MAX_SAMPLE_INDEX) if "end" in query else None
+    return json_response(service.read_beats(principal.username, id, lead, start, end))
 
 
 @route(ecg_routes, "/ecgs/{id}", "DELETE")

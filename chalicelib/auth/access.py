@@ -21,6 +21,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("/ecgs/{id}", "GET"): USER_ONLY,
     ("/ecgs/{id}", "DELETE"): USER_ONLY,
     ("/ecgs/{id}/insights", "GET"): USER_ONLY,
+    ("/ecgs/{id}/beats", "GET"): USER_ONLY,
 }
 
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({("/auth/token", "POST"), ("/openapi.json", "GET")})

@@ -1,16 +1,27 @@
-"""The insight registry: each insight is a plain NumPy function of one lead's signal.
+"""The insight registry: each calculator is a plain NumPy function of one lead, with a version.
 
-Adding an insight is one function here plus its test; ECGs stored before it existed get it
-computed on their first read of insights, and saved.
+A calculator gives one or more named values. Stored ECGs remember which version computed
+their values; when a calculator is added or its version bumped (a better detector), the next
+read of the insights recomputes what is stale and saves it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-Insight = Callable[[np.ndarray], int | float]
+from chalicelib.ecg import rhythm
+
+Value = int | float | None
+Values = dict[str, Value]
+
+
+@dataclass(frozen=True)
+class Calculator:
+    version: int
+    compute: Callable[[np.ndarray, float | None], Values]
 
 
 def zero_crossings(signal: np.ndarray) -> int:
@@ -19,16 +30,34 @@ def zero_crossings(signal: np.ndarray) -> int:
     return int(np.count_nonzero(negative[1:] != negative[:-1]))
 
 
-INSIGHTS: dict[str, Insight] = {
-    "zero_crossings": zero_crossings,
+RHYTHM_FIELDS = ("beats", "heart_rate_bpm", "rr_mean_ms", "rr_sdnn_ms", "rr_rmssd_ms")
+
+
+def rhythm_insights(signal: np.ndarray, sampling_rate_hz: float | None) -> Values:
+    """Beats and RR statistics; all null when the sampling rate is unknown."""
+    if sampling_rate_hz is None:
+        return dict.fromkeys(RHYTHM_FIELDS)
+    stats = rhythm.rr_statistics(rhythm.detect_beats(signal, sampling_rate_hz), sampling_rate_hz)
+    return {field: getattr(stats, field) for field in RHYTHM_FIELDS}
+
+
+CALCULATORS: dict[str, Calculator] = {
+    "zero_crossings": Calculator(1, lambda signal, _: {"zero_crossings": zero_crossings(signal)}),
+    "rhythm": Calculator(1, rhythm_insights),
 }
 
 
-def compute(signal: np.ndarray, names: list[str] | None = None) -> dict[str, int | float]:
-    """Compute the named insights (all registered ones by default) for one lead."""
-    wanted = INSIGHTS if names is None else {name: INSIGHTS[name] for name in names}
-    return {name: insight(signal) for name, insight in wanted.items()}
+def compute(
+    signal: np.ndarray, sampling_rate_hz: float | None, names: list[str] | None = None
+) -> tuple[Values, dict[str, int]]:
+    """The values of the named calculators (all by default) and the versions that made them."""
+    wanted = list(CALCULATORS) if names is None else names
+    values: Values = {}
+    for name in wanted:
+        values.update(CALCULATORS[name].compute(signal, sampling_rate_hz))
+    return values, {name: CALCULATORS[name].version for name in wanted}
 
 
-def missing(stored: dict[str, object]) -> list[str]:
-    return [name for name in INSIGHTS if name not in stored]
+def stale(versions: dict[str, int]) -> list[str]:
+    """Calculators whose stored values are missing or came from another version."""
+    return [name for name, calculator in CALCULATORS.items() if versions.get(name) != calculator.version]

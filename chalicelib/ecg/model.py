@@ -20,6 +20,7 @@ class EcgUpload:
 
     ecg_id: str | None
     date: str
+    sampling_rate_hz: float | None
     leads: list[LeadUpload]
 
 
@@ -32,6 +33,8 @@ class EcgSummary(msgspec.Struct):
     id: str
     date: str
     created_at: str
+    status: str
+    sampling_rate_hz: int | float | None
     leads: list[LeadSummary]
 
 
@@ -45,15 +48,31 @@ class EcgWithSignals(msgspec.Struct):
     id: str
     date: str
     created_at: str
+    status: str
+    sampling_rate_hz: int | float | None
     leads: list[LeadWithSignal]
 
 
 class LeadInsights(msgspec.Struct):
+    """One field per value of chalicelib.ecg.insights.CALCULATORS (a test keeps them equal)."""
+
     name: str
     number_of_samples: int
     zero_crossings: int
+    beats: int | None
+    heart_rate_bpm: float | None
+    rr_mean_ms: float | None
+    rr_sdnn_ms: float | None
+    rr_rmssd_ms: float | None
 
 
 class EcgInsights(msgspec.Struct):
     id: str
     leads: list[LeadInsights]
+
+
+class LeadBeats(msgspec.Struct):
+    id: str
+    lead: str
+    sampling_rate_hz: int | float | None
+    beats: list[int] | None

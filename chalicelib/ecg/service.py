@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
+
+import msgspec
+import numpy as np
 
 from chalicelib.clock import now_iso
-from chalicelib.ecg import insights
+from chalicelib.ecg import insights, rhythm
 from chalicelib.ecg.codec import decode_signals, encode_signals
 from chalicelib.ecg.model import (
     EcgInsights,
     EcgSummary,
     EcgUpload,
     EcgWithSignals,
+    LeadBeats,
     LeadInsights,
     LeadSummary,
     LeadWithSignal,
@@ -22,28 +27,42 @@ from chalicelib.store import ecgs
 from chalicelib.store.models import EcgItem, LeadSummaryAttribute
 
 
+def _rate(item: EcgItem) -> float | None:
+    return None if item.sampling_rate_hz is None else float(item.sampling_rate_hz)
+
+
+def _shown_rate(item: EcgItem) -> int | float | None:
+    """The rate as the client sent it: 500 stays 500, not 500.0."""
+    rate = _rate(item)
+    return int(rate) if rate is not None and rate.is_integer() else rate
+
+
 def summary(item: EcgItem) -> EcgSummary:
     return EcgSummary(
         id=item.ecg_id,
         date=item.date,
         created_at=item.created_at,
+        status=item.status,
+        sampling_rate_hz=_shown_rate(item),
         leads=[LeadSummary(lead.name, int(lead.number_of_samples)) for lead in item.leads],
     )
 
 
+def _lead_attribute(name: str, signal: np.ndarray, sampling_rate_hz: float | None) -> LeadSummaryAttribute:
+    values, versions = insights.compute(signal, sampling_rate_hz)
+    return LeadSummaryAttribute(  # type: ignore[no-untyped-call]
+        name=name, number_of_samples=signal.size, insights=values, insight_versions=versions
+    )
+
+
 def create(owner: str, upload: EcgUpload) -> EcgSummary:
-    leads = [
-        LeadSummaryAttribute(  # type: ignore[no-untyped-call]
-            name=lead.name, number_of_samples=lead.signal.size, insights=insights.compute(lead.signal)
-        )
-        for lead in upload.leads
-    ]
     item = EcgItem(
         owner,
         upload.ecg_id or str(uuid.uuid4()),
         date=upload.date,
         created_at=now_iso(),
-        leads=leads,
+        sampling_rate_hz=upload.sampling_rate_hz,
+        leads=[_lead_attribute(lead.name, lead.signal, upload.sampling_rate_hz) for lead in upload.leads],
     )
     ecgs.create_ecg(item, encode_signals([lead.signal for lead in upload.leads]))
     return summary(item)
@@ -64,6 +83,8 @@ def read(owner: str, ecg_id: str) -> EcgWithSignals:
         id=item.ecg_id,
         date=item.date,
         created_at=item.created_at,
+        status=item.status,
+        sampling_rate_hz=_shown_rate(item),
         leads=[
             LeadWithSignal(lead.name, signal.size, signal.tolist())
             for lead, signal in zip(item.leads, signals, strict=True)
@@ -72,22 +93,48 @@ def read(owner: str, ecg_id: str) -> EcgWithSignals:
 
 
 def read_insights(owner: str, ecg_id: str) -> EcgInsights:
-    """Stored insights only; an insight registered after upload is computed once and saved."""
+    """Stored insights only; what a newer calculator version would compute differently is
+    recomputed once and saved."""
     item = _owned(owner, ecg_id)
-    stored = [dict(lead.insights.as_dict()) for lead in item.leads]  # type: ignore[no-untyped-call]
-    if any(insights.missing(values) for values in stored):
+    stale = [insights.stale(dict(lead.insight_versions.as_dict())) for lead in item.leads]  # type: ignore[no-untyped-call]
+    if any(stale):
         signals = decode_signals(ecgs.get_payload(item))
-        for lead, values, signal in zip(item.leads, stored, signals, strict=True):
-            values.update(insights.compute(signal, insights.missing(values)))
-            lead.insights = values
+        for lead, names, signal in zip(item.leads, stale, signals, strict=True):
+            values, versions = insights.compute(signal, _rate(item), names)
+            lead.insights = {**lead.insights.as_dict(), **values}  # type: ignore[no-untyped-call]
+            lead.insight_versions = {**lead.insight_versions.as_dict(), **versions}  # type: ignore[no-untyped-call]
         ecgs.save_leads(item)
-    return EcgInsights(
-        id=item.ecg_id,
-        leads=[
-            LeadInsights(name=lead.name, number_of_samples=int(lead.number_of_samples), **values)
-            for lead, values in zip(item.leads, stored, strict=True)
-        ],
+    return EcgInsights(id=item.ecg_id, leads=[_lead_insights(lead) for lead in item.leads])
+
+
+def _lead_insights(lead: LeadSummaryAttribute) -> LeadInsights:
+    stored = lead.insights.as_dict()  # type: ignore[no-untyped-call]
+    values = {name: _number(value) for name, value in stored.items()}
+    return msgspec.convert(
+        {"name": lead.name, "number_of_samples": int(lead.number_of_samples), **values}, LeadInsights
     )
+
+
+def _number(value: int | float | Decimal | None) -> int | float | None:
+    """DynamoDB gives numbers back as Decimal."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def read_beats(owner: str, ecg_id: str, lead_name: str, start: int, end: int | None) -> LeadBeats:
+    """The lead's beats in [start, end), found again by the same detector that counted them."""
+    item = _owned(owner, ecg_id)
+    names = [lead.name for lead in item.leads]
+    if lead_name not in names:
+        raise NotFound(f"this ECG has no lead named {lead_name!r}", "lead_not_found")
+    rate = _rate(item)
+    if rate is None:
+        return LeadBeats(item.ecg_id, lead_name, None, None)
+    signal = decode_signals(ecgs.get_payload(item))[names.index(lead_name)]
+    beats = rhythm.detect_beats(signal, rate)
+    window = beats[(beats >= start) & (beats < (signal.size if end is None else end))]
+    return LeadBeats(item.ecg_id, lead_name, _shown_rate(item), window.tolist())
 
 
 def list_page(owner: str, limit: int, after: str | None) -> tuple[list[EcgSummary], str | None]:

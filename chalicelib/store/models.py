@@ -68,6 +68,7 @@ class LeadSummaryAttribute(MapAttribute[str, Any]):
     name = UnicodeAttribute()
     number_of_samples = NumberAttribute()
     insights: MapAttribute[str, Any] = MapAttribute()  # type: ignore[no-untyped-call]
+    insight_versions: MapAttribute[str, Any] = MapAttribute(default=dict)  # type: ignore[no-untyped-call]
 
 
 class EcgItem(_Table):
@@ -82,6 +83,8 @@ class EcgItem(_Table):
     ecg_id = UnicodeAttribute(range_key=True)
     date = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    sampling_rate_hz = NumberAttribute(null=True)
+    status = UnicodeAttribute(default="ready")
     leads = ListAttribute(of=LeadSummaryAttribute)
     chunk_count = NumberAttribute()
 

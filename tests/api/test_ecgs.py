@@ -84,11 +84,12 @@ def test_insights_follow_the_contract_in_upload_order(api: Api, alice: str):
     body = ecg(leads=[{"name": "Z", "signal": [-1, 0, 0, 2, 3, -4]}, {"name": "A", "signal": [1, 0, 1]}])
     api.call("POST", "/ecgs", alice, body)
     reply = api.call("GET", "/ecgs/ecg-1/insights", alice)
+    no_rhythm = dict.fromkeys(insights.RHYTHM_FIELDS)
     assert reply.json == {
         "id": "ecg-1",
         "leads": [
-            {"name": "Z", "number_of_samples": 6, "zero_crossings": 2},
-            {"name": "A", "number_of_samples": 3, "zero_crossings": 0},
+            {"name": "Z", "number_of_samples": 6, "zero_crossings": 2, **no_rhythm},
+            {"name": "A", "number_of_samples": 3, "zero_crossings": 0, **no_rhythm},
         ],
     }
 
@@ -187,7 +188,7 @@ def test_list_shows_only_own_ecgs(api: Api, alice: str, bob: str):
 def test_list_items_are_summaries(api: Api, alice: str):
     api.call("POST", "/ecgs", alice, ecg())
     item = api.call("GET", "/ecgs", alice).json["items"][0]
-    assert set(item) == {"id", "date", "created_at", "leads"}
+    assert set(item) == {"id", "date", "created_at", "status", "sampling_rate_hz", "leads"}
     assert item["leads"][0] == {"name": "I", "number_of_samples": 4}
 
 
@@ -222,24 +223,27 @@ def test_delete_removes_the_ecg_and_every_chunk(api: Api, alice: str):
     assert api.call("DELETE", "/ecgs/ecg-1", alice).status == 404
 
 
-def test_insight_stored_before_it_existed_is_computed_on_first_read_and_saved(
+def test_insights_of_an_older_calculator_version_are_recomputed_once_and_saved(
     api: Api, alice: str, monkeypatch
 ):
     api.call("POST", "/ecgs", alice, ecg())
-    item = EcgItem.get("alice", "ecg-1")
-    for lead in item.leads:
-        lead.insights = {}
-    item.save()
     calls = []
-    counted = insights.INSIGHTS["zero_crossings"]
+    counted = insights.CALCULATORS["zero_crossings"]
+
+    def counting(signal: np.ndarray, rate: float | None) -> insights.Values:
+        calls.append(1)
+        return counted.compute(signal, rate)
+
     monkeypatch.setitem(
-        insights.INSIGHTS, "zero_crossings", lambda signal: calls.append(1) or counted(signal)
+        insights.CALCULATORS, "zero_crossings", insights.Calculator(counted.version + 1, counting)
     )
     first = api.call("GET", "/ecgs/ecg-1/insights", alice).json
     second = api.call("GET", "/ecgs/ecg-1/insights", alice).json
     assert [lead["zero_crossings"] for lead in first["leads"]] == [2, 1]
     assert first == second
     assert len(calls) == 2
+    stored = EcgItem.get("alice", "ecg-1").leads[0].insight_versions.as_dict()
+    assert stored["zero_crossings"] == counted.version + 1
 
 
 def test_reading_stored_insights_decodes_no_signal(api: Api, alice: str, monkeypatch):

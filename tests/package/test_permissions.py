@@ -91,7 +91,7 @@ def test_policies_grant_exactly_the_actions_the_code_calls(
     token = api.login("alice", "user-password-1")
     big = np.arange(-400_000, 400_000, 7).tolist()
     with monkeypatch.context() as before_zero_crossings:  # stored without it: computed and saved on read
-        before_zero_crossings.delitem(insights.INSIGHTS, "zero_crossings")
+        before_zero_crossings.delitem(insights.CALCULATORS, "zero_crossings")
         api.call(
             "POST",
             "/ecgs",

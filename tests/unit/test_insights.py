@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.ecg.insights import INSIGHTS, compute, missing, zero_crossings
+from chalicelib.ecg.insights import CALCULATORS, RHYTHM_FIELDS, compute, stale, zero_crossings
+from chalicelib.ecg.model import LeadInsights
 
 INT32 = st.integers(min_value=-(2**31), max_value=2**31 - 1)
 
@@ -43,10 +44,19 @@ def test_zero_crossings_do_not_overflow_at_the_int32_extremes(signal: list[int])
     assert zero_crossings(np.array(signal, dtype=np.int32)) == reference_zero_crossings(signal)
 
 
-def test_compute_returns_every_registered_insight():
-    assert set(compute(np.array([1, -1], dtype=np.int32))) == set(INSIGHTS)
+def test_compute_gives_every_field_the_insights_response_has():
+    values, versions = compute(np.array([1, -1], dtype=np.int32), 500.0)
+    assert set(values) == set(LeadInsights.__struct_fields__) - {"name", "number_of_samples"}
+    assert versions == {name: calculator.version for name, calculator in CALCULATORS.items()}
 
 
-def test_missing_lists_registered_insights_not_yet_stored():
-    assert missing({}) == list(INSIGHTS)
-    assert missing(dict.fromkeys(INSIGHTS, 0)) == []
+def test_rhythm_insights_are_null_without_a_sampling_rate():
+    values, _ = compute(np.array([1, -1, 5, 200, -3], dtype=np.int32), None)
+    assert [values[name] for name in RHYTHM_FIELDS] == [None] * len(RHYTHM_FIELDS)
+
+
+def test_stale_lists_calculators_missing_or_of_another_version():
+    current = {name: calculator.version for name, calculator in CALCULATORS.items()}
+    assert stale({}) == list(CALCULATORS)
+    assert stale(current) == []
+    assert stale({**current, "rhythm": current["rhythm"] - 1}) == ["rhythm"]
