@@ -40,6 +40,9 @@ def embedded_dynamodb() -> Iterator[str]:
     """moto's DynamoDB in this process, on loopback only; yields its endpoint URL."""
     from moto.server import ThreadedMotoServer
 
+    from devtools.dynamodb_idempotency import install
+
+    install()  # ClientRequestToken as DynamoDB honours it
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

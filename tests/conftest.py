@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from tests.faults import FaultPlan
+from tests.faults import FaultPlan, answer_with
 from tests.helpers import Api
 
 ADMIN = ("root-admin", "admin-password-1")
@@ -25,8 +25,10 @@ TIERS = ("unit", "api", "e2e", "package")
 
 @pytest.fixture
 def aws() -> Iterator[None]:
+    from devtools.dynamodb_idempotency import install as install_client_request_tokens
     from devtools.tables import create_tables
 
+    install_client_request_tokens()
     with mock_aws():
         create_tables()
         yield
@@ -58,8 +60,11 @@ def faults(aws: None, monkeypatch: pytest.MonkeyPatch) -> FaultPlan:
     moto_answer = BotocoreStubber.__call__
 
     def answer(self: BotocoreStubber, event_name: str, request: object, **kwargs: object) -> object:
-        fault = plan(request)
-        return fault if fault is not None else moto_answer(self, event_name, request, **kwargs)
+        def apply() -> object:
+            return moto_answer(self, event_name, request, **kwargs)
+
+        kind = plan(request)
+        return apply() if kind is None else answer_with(kind, request, apply)
 
     monkeypatch.setattr(BotocoreStubber, "__call__", answer)
     return plan

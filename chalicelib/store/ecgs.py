@@ -13,7 +13,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Conflict, NotFound, Unauthenticated, Unavailable
-from chalicelib.store.failures import UNAVAILABLE_MESSAGE, database_call
+from chalicelib.store.failures import UNAVAILABLE_MESSAGE, database_call, new_write_token, own_write
 from chalicelib.store.models import EcgChunkItem, EcgItem, UserItem, transaction_connection
 from chalicelib.store.pages import split_page
 
@@ -51,8 +51,14 @@ def _transact(write: Callable[[TransactWrite], None], on_cancel: Callable[[list[
 
 
 def create_ecg(item: EcgItem, payload: bytes) -> None:
+    """All or nothing; a retry that finds this request's own item (its write token) succeeded."""
     chunks = split_payload(payload)
     item.chunk_count = len(chunks)
+    item.write_token = token = new_write_token()
+
+    def applied() -> bool:
+        found = get_ecg(item.owner, item.ecg_id)
+        return found is not None and found.write_token == token
 
     def write(transaction: TransactWrite) -> None:
         transaction.condition_check(
@@ -66,11 +72,12 @@ def create_ecg(item: EcgItem, payload: bytes) -> None:
 
     def on_cancel(codes: list[str]) -> None:
         if codes[:1] == ["ConditionalCheckFailed"]:
-            raise Unauthenticated("this account no longer exists") from None
+            raise Unauthenticated("this account no longer exists", "account_deleted") from None
         if codes[1:2] == ["ConditionalCheckFailed"]:
-            raise Conflict(f"an ECG with id {item.ecg_id!r} already exists") from None
+            raise Conflict(f"an ECG with id {item.ecg_id!r} already exists", "id_taken") from None
 
-    _transact(write, on_cancel)
+    with own_write(applied):
+        _transact(write, on_cancel)
 
 
 def get_ecg(owner: str, ecg_id: str) -> EcgItem | None:
@@ -105,6 +112,10 @@ def save_leads(item: EcgItem) -> None:
 
 
 def delete_ecg(item: EcgItem) -> None:
+    """All or nothing. botocore's retries reuse the transaction's ClientRequestToken, so DynamoDB
+    answers a retry of an applied delete with success; if no answer comes at all, the ECG being
+    gone means this delete happened (the caller had just read it)."""
+
     def write(transaction: TransactWrite) -> None:
         transaction.delete(item, condition=EcgItem.ecg_id.exists())
         for index in range(int(item.chunk_count)):
@@ -112,9 +123,13 @@ def delete_ecg(item: EcgItem) -> None:
 
     def on_cancel(codes: list[str]) -> None:
         if codes[:1] == ["ConditionalCheckFailed"]:
-            raise NotFound("no such ECG") from None
+            raise NotFound("no such ECG", "ecg_not_found") from None
 
-    _transact(write, on_cancel)
+    try:
+        _transact(write, on_cancel)
+    except Unavailable:
+        if get_ecg(item.owner, item.ecg_id) is not None:
+            raise
 
 
 def delete_all_ecgs(owner: str) -> None:

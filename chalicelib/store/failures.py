@@ -8,6 +8,7 @@ missing table) remains an internal error.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
-from chalicelib.errors import ServiceError, Unavailable
+from chalicelib.errors import Conflict, NotFound, ServiceError, Unavailable
 
 TRANSIENT_CODES = frozenset(
     {
@@ -30,7 +31,10 @@ TRANSIENT_CODES = frozenset(
     }
 )
 CONDITION_FAILED = "ConditionalCheckFailedException"
-UNAVAILABLE_MESSAGE = "The database is busy or unavailable; retry later (repeating this request is safe)."
+UNAVAILABLE_MESSAGE = (
+    "The database is busy or did not answer; nothing was half-written and repeating this request"
+    " is safe. Retry later."
+)
 
 
 def error_code(error: BaseException | None) -> str | None:
@@ -46,6 +50,27 @@ def is_transient(error: BaseException | None) -> bool:
     if isinstance(error, PynamoDBException):
         return is_transient(error.cause) or error_code(error) in TRANSIENT_CODES
     return isinstance(error, BotoCoreError) or error_code(error) in TRANSIENT_CODES
+
+
+def new_write_token() -> str:
+    """Stored with a write, so that the request which made it can recognise it afterwards."""
+    return secrets.token_hex(16)
+
+
+@contextmanager
+def own_write(applied: Callable[[], bool]) -> Iterator[None]:
+    """A conditional write whose answer was lost is retried by botocore, and the retry then fails
+    its own condition (409, 404), or the last attempt never answers (503). If `applied()` finds
+    this request's write in place, the write succeeded: the error is swallowed."""
+    try:
+        yield
+    except (Conflict, NotFound, Unavailable):
+        try:
+            if applied():
+                return
+        except Unavailable:
+            pass
+        raise
 
 
 @contextmanager

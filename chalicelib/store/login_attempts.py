@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from pynamodb.exceptions import PutError
 
-from chalicelib.store.failures import CONDITION_FAILED, database_call, error_code
+from chalicelib.store.failures import CONDITION_FAILED, database_call, error_code, new_write_token
 from chalicelib.store.models import LoginAttemptItem
 
 
@@ -34,10 +34,12 @@ def read(username: str) -> Attempts:
 
 def replace(username: str, seen: Attempts, failures: list[float], expires_at: float) -> bool:
     """Write `failures` if nobody wrote since `seen` was read; False if someone did."""
+    token = new_write_token()
     item = LoginAttemptItem(
         _key(username),
         failures=failures,
         version=seen.version + 1,
+        write_token=token,
         expires_at=datetime.fromtimestamp(expires_at, UTC),
     )
     condition = (
@@ -50,9 +52,17 @@ def replace(username: str, seen: Attempts, failures: list[float], expires_at: fl
             item.save(condition=condition)
         except PutError as error:
             if error_code(error.cause) == CONDITION_FAILED:
-                return False
+                return _holds(username, token)  # a retry failing on this attempt's own write
             raise
     return True
+
+
+def _holds(username: str, write_token: str) -> bool:
+    with database_call():
+        try:
+            return LoginAttemptItem.get(_key(username), consistent_read=True).write_token == write_token
+        except LoginAttemptItem.DoesNotExist:
+            return False
 
 
 def clear(username: str) -> None:

@@ -62,6 +62,7 @@ class UserItem(_Table):
     created_at = UnicodeAttribute()
     stamp = UnicodeAttribute()
     deleting = BooleanAttribute(default=False)
+    write_token = UnicodeAttribute(null=True)  # of the request that created it
 
 
 class LeadSummaryAttribute(MapAttribute[str, Any]):
@@ -86,6 +87,7 @@ class EcgItem(_Table):
     sampling_rate_hz = NumberAttribute(null=True)
     status = UnicodeAttribute(default="ready")
     leads = ListAttribute(of=LeadSummaryAttribute)
+    write_token = UnicodeAttribute(null=True)  # of the request that created it
     chunk_count = NumberAttribute()
 
 
@@ -125,6 +127,7 @@ class LoginAttemptItem(_Table):
     key = UnicodeAttribute(hash_key=True)
     failures: ListAttribute[Any] = ListAttribute(of=NumberAttribute)  # epoch seconds, the most recent last
     version = NumberAttribute()
+    write_token = UnicodeAttribute(null=True)  # of the attempt that wrote this version
     expires_at = TTLAttribute()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.store.failures import database_call
+from chalicelib.store.failures import database_call, new_write_token, own_write
 from chalicelib.store.models import UserItem
 from chalicelib.store.pages import split_page
 
@@ -16,9 +16,19 @@ def get_user(username: str) -> UserItem | None:
             return None
 
 
+def _holds(username: str, write_token: str) -> bool:
+    found = get_user(username)
+    return found is not None and found.write_token == write_token
+
+
 def create_user(user: UserItem) -> None:
-    """Conditional put: an existing username is a 409, never an overwrite."""
-    with database_call(lambda: Conflict(f"user {user.username!r} already exists")):
+    """Conditional put: an existing username is a 409, never an overwrite (unless it is this
+    request's own write, applied by an attempt whose answer was lost)."""
+    user.write_token = token = new_write_token()
+    with (
+        own_write(lambda: _holds(user.username, token)),
+        database_call(lambda: Conflict(f"user {user.username!r} already exists", "username_taken")),
+    ):
         user.save(condition=UserItem.username.does_not_exist())
 
 
@@ -31,8 +41,17 @@ def list_users(limit: int, after: str | None) -> tuple[list[UserItem], str | Non
 
 
 def set_password(username: str, stamp: str, password_hash: str, new_stamp: str) -> None:
-    """Replace the hash and the stamp, only if no other change happened in between."""
-    with database_call(lambda: Conflict("the account changed meanwhile; sign in again")):
+    """Replace the hash and the stamp, only if no other change happened in between; the new
+    stamp is random, so finding it in place means this request's change was applied."""
+
+    def applied() -> bool:
+        found = get_user(username)
+        return found is not None and found.stamp == new_stamp
+
+    with (
+        own_write(applied),
+        database_call(lambda: Conflict("the account changed meanwhile; sign in again", "account_changed")),
+    ):
         UserItem(username).update(
             actions=[UserItem.password_hash.set(password_hash), UserItem.stamp.set(new_stamp)],
             condition=UserItem.stamp == stamp,
@@ -41,7 +60,7 @@ def set_password(username: str, stamp: str, password_hash: str, new_stamp: str) 
 
 def mark_deleting(username: str) -> None:
     """First step of a delete: the account stops authenticating and accepting ECGs."""
-    with database_call(lambda: NotFound("no such user")):
+    with database_call(lambda: NotFound("no such user", "user_not_found")):
         UserItem(username).update(actions=[UserItem.deleting.set(True)], condition=UserItem.username.exists())
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.ecg import service
+from chalicelib.store import login_attempts
 from chalicelib.store.models import EcgChunkItem, EcgItem
 from tests.environment import RETRY_BUDGET
 from tests.faults import FaultPlan
@@ -148,3 +149,71 @@ def test_authorizer_database_failure_is_503_not_500(api: Api, faults: FaultPlan)
     reply = api.call("GET", "/users/me", token)
     assert reply.status == 503
     assert reply.headers["retry-after"] == "1"
+
+
+# Lost answers: the database applied the write, the answer never arrived, botocore retried.
+
+
+@pytest.mark.parametrize("times", [1, RETRY_BUDGET + 1])
+def test_user_create_whose_answer_was_lost_is_201_not_409(api: Api, faults: FaultPlan, times: int):
+    admin = api.admin_token
+    fail(faults, "PutItem", 1, times)
+    faults.kind = "lost"
+    reply = api.call("POST", "/users", admin, {"username": "alice", "password": "user-password-1"})
+    assert reply.status == 201 and faults.injected == times
+    assert api.login("alice", "user-password-1")
+
+
+@pytest.mark.parametrize("times", [1, RETRY_BUDGET + 1])
+def test_password_change_whose_answer_was_lost_is_204_not_409(api: Api, faults: FaultPlan, times: int):
+    token = api.user_token("alice")
+    fail(faults, "UpdateItem", 1, times)
+    faults.kind = "lost"
+    change = {"current_password": "user-password-1", "new_password": "pass-word-2"}
+    assert api.call("PUT", "/users/me/password", token, change).status == 204
+    assert api.login("alice", "pass-word-2")
+
+
+@pytest.mark.parametrize("times", [1, RETRY_BUDGET + 1])
+def test_ecg_create_whose_answer_was_lost_is_201_not_409(api: Api, faults: FaultPlan, times: int):
+    token = api.user_token("alice")
+    fail(faults, "TransactWriteItems", 1, times)
+    faults.kind = "lost"
+    assert api.call("POST", "/ecgs", token, ecg(signal=BIG_SIGNAL)).status == 201
+    assert api.call("GET", "/ecgs/ecg-1", token).json["leads"][0]["signal"] == BIG_SIGNAL
+    assert EcgItem.count("alice") == 1
+
+
+@pytest.mark.parametrize("times", [1, RETRY_BUDGET + 1])
+def test_ecg_delete_whose_answer_was_lost_is_204_not_404(api: Api, faults: FaultPlan, times: int):
+    token = api.user_token("alice")
+    api.call("POST", "/ecgs", token, ecg(signal=BIG_SIGNAL))
+    fail(faults, "TransactWriteItems", 1, times)
+    faults.kind = "lost"
+    assert api.call("DELETE", "/ecgs/ecg-1", token).status == 204
+    assert api.call("GET", "/ecgs/ecg-1", token).status == 404
+    assert stored_chunks("alice") == 0
+
+
+def test_a_failed_login_whose_answer_was_lost_counts_once(api: Api, faults: FaultPlan):
+    api.create_user("alice")
+    fail(faults, "PutItem", 1, 1)
+    faults.kind = "lost"
+    wrong = {"username": "alice", "password": "wrong-password"}
+    assert api.call("POST", "/auth/token", body=wrong).status == 401
+    stored = login_attempts.read("alice")
+    assert len(stored.failures) == 1
+
+
+@pytest.mark.parametrize("operation", ["GetItem", "PutItem", "BatchGetItem"])
+def test_reset_connections_beyond_the_retry_budget_are_503_on_login_too(
+    api: Api, faults: FaultPlan, operation: str
+):
+    token = api.user_token("alice")
+    fail(faults, operation, 1, RETRY_BUDGET + 1)
+    faults.kind = "reset"
+    if operation == "BatchGetItem":
+        reply = api.call("GET", "/users/me", token)
+    else:
+        reply = api.call("POST", "/auth/token", body={"username": "alice", "password": "user-password-1"})
+    assert reply.status == 503 and reply.headers["retry-after"] == "1"
