@@ -67,7 +67,8 @@ def login(credentials: Credentials) -> IssuedToken:
     )
 
 
-def register(new_user: NewUser) -> UserView:
+def register(new_user: NewUser, request_key: str | None = None) -> UserView:
+    """`request_key` identifies a request the client may repeat (its Idempotency-Key)."""
     user = UserItem(
         new_user.username,
         role=new_user.role.value,
@@ -76,7 +77,7 @@ def register(new_user: NewUser) -> UserView:
         stamp=_new_stamp(),
         deleting=False,
     )
-    users.create_user(user)
+    users.create_user(user, request_key)
     return user_view(user)
 
 

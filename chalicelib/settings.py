@@ -19,6 +19,7 @@ class Settings:
     ecg_chunks_table: str
     revoked_tokens_table: str
     login_attempts_table: str
+    idempotency_keys_table: str
     token_ttl_seconds: int
     bcrypt_rounds: int
     jwt_secret: str | None
@@ -62,6 +63,9 @@ def get_settings() -> Settings:
         ),
         login_attempts_table=os.environ.get(
             "ECG_LOGIN_ATTEMPTS_TABLE", default_table_name(stage, "login-attempts")
+        ),
+        idempotency_keys_table=os.environ.get(
+            "ECG_IDEMPOTENCY_KEYS_TABLE", default_table_name(stage, "idempotency-keys")
         ),
         token_ttl_seconds=_int("ECG_TOKEN_TTL_SECONDS", 3600),
         bcrypt_rounds=_int("ECG_BCRYPT_ROUNDS", 12),

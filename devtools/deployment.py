@@ -65,6 +65,7 @@ TABLES = {
     "EcgChunksTable": Table("EcgChunkItem", "ecg-chunks", "ECG_ECG_CHUNKS_TABLE"),
     "RevokedTokensTable": Table("RevokedTokenItem", "revoked-tokens", "ECG_REVOKED_TOKENS_TABLE"),
     "LoginAttemptsTable": Table("LoginAttemptItem", "login-attempts", "ECG_LOGIN_ATTEMPTS_TABLE"),
+    "IdempotencyKeysTable": Table("IdempotencyItem", "idempotency-keys", "ECG_IDEMPOTENCY_KEYS_TABLE"),
 }
 # What each function does to each table. TransactWriteItems is authorised per item:
 # PutItem, DeleteItem and ConditionCheckItem.
@@ -75,6 +76,7 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
         "EcgChunksTable": ["BatchGetItem", "DeleteItem", "PutItem"],
         "RevokedTokensTable": ["PutItem"],
         "LoginAttemptsTable": ["DeleteItem", "GetItem", "PutItem"],
+        "IdempotencyKeysTable": ["DeleteItem", "GetItem", "PutItem", "UpdateItem"],
     },
     "JwtAuth": {
         "UsersTable": ["BatchGetItem"],

@@ -20,14 +20,14 @@ from chalicelib.rules import EcgId
 ecg_routes = Blueprint(__name__)
 
 
-@route(ecg_routes, "/ecgs", "POST")
-def create_ecg(principal: Principal) -> Response:
+@route(ecg_routes, "/ecgs", "POST", idempotent=True)
+def create_ecg(principal: Principal, request_key: str | None) -> Response:
     from chalicelib.api.ecg_body import parse_ecg
     from chalicelib.ecg import service
 
     request = ecg_routes.current_request
     created = service.create(
-        principal.username, parse_ecg(request.raw_body, request.headers.get("content-type"))
+        principal.username, parse_ecg(request.raw_body, request.headers.get("content-type")), request_key
     )
     return json_response(created, 201, {"Location": f"/ecgs/{created.id}"})
 

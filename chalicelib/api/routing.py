@@ -9,6 +9,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Request, Response
 
+from chalicelib.api.idempotency import idempotency_key, run_once
 from chalicelib.api.responses import error_response
 from chalicelib.auth.access import roles_for
 from chalicelib.auth.authorizer import jwt_auth
@@ -35,20 +36,42 @@ def principal_of(request: Request) -> Principal:
         raise Unauthenticated("Unauthorized") from None
 
 
-def route(blueprint: Blueprint, path: str, method: str, *, public: bool = False) -> Callable[[View], View]:
-    """Register a view; non-public views receive the checked Principal as `principal`."""
+def _answer(view: View, **arguments: object) -> Response:
+    try:
+        return view(**arguments)
+    except ServiceError as error:
+        return error_response(error)
+
+
+def route(
+    blueprint: Blueprint, path: str, method: str, *, public: bool = False, idempotent: bool = False
+) -> Callable[[View], View]:
+    """Register a view; non-public views receive the checked Principal as `principal`.
+    An `idempotent` view honours the Idempotency-Key header (chalicelib.api.idempotency) and
+    receives `request_key`, the same for every repeat of a request with the same key."""
     allowed = roles_for(path, method)
 
     def decorator(view: View) -> View:
         @functools.wraps(view)
         def handler(**params: str) -> Response:
+            if public:
+                return _answer(view, **params)
+            request = blueprint.current_request
             try:
-                if public:
-                    return view(**params)
-                principal = principal_of(blueprint.current_request)
+                principal = principal_of(request)
                 if principal.role not in allowed:
                     raise Forbidden(f"the {principal.role} role may not call {method} {path}")
-                return view(principal=principal, **params)
+                if not idempotent:
+                    return _answer(view, principal=principal, **params)
+                key = idempotency_key(request)
+                if key is None:
+                    return _answer(view, principal=principal, request_key=None, **params)
+                return run_once(
+                    principal.username,
+                    key,
+                    request,
+                    lambda request_key: _answer(view, principal=principal, request_key=request_key, **params),
+                )
             except ServiceError as error:
                 return error_response(error)
 

@@ -30,11 +30,11 @@ def change_my_password(principal: Principal) -> Response:
     return empty_response()
 
 
-@route(user_routes, "/users", "POST")
-def create_user(principal: Principal) -> Response:
+@route(user_routes, "/users", "POST", idempotent=True)
+def create_user(principal: Principal, request_key: str | None) -> Response:
     request = user_routes.current_request
     new_user = decode_json(request.raw_body, request.headers.get("content-type"), accounts.NewUser)
-    user = accounts.register(new_user)
+    user = accounts.register(new_user, request_key)
     return json_response(user, 201, {"Location": f"/users/{quote(user.username, safe='@')}"})
 
 

@@ -55,16 +55,23 @@ def _lead_attribute(name: str, signal: np.ndarray, sampling_rate_hz: float | Non
     )
 
 
-def create(owner: str, upload: EcgUpload) -> EcgSummary:
+def _new_id(request_key: str | None) -> str:
+    """A UUID; the same one for every repeat of a request with an Idempotency-Key."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, request_key) if request_key else uuid.uuid4())
+
+
+def create(owner: str, upload: EcgUpload, request_key: str | None = None) -> EcgSummary:
+    """`request_key` identifies a request the client may repeat (its Idempotency-Key): a repeat
+    that runs again after a 503 finds its own ECG instead of storing a second one."""
     item = EcgItem(
         owner,
-        upload.ecg_id or str(uuid.uuid4()),
+        upload.ecg_id or _new_id(request_key),
         date=upload.date,
         created_at=now_iso(),
         sampling_rate_hz=upload.sampling_rate_hz,
         leads=[_lead_attribute(lead.name, lead.signal, upload.sampling_rate_hz) for lead in upload.leads],
     )
-    ecgs.create_ecg(item, encode_signals([lead.signal for lead in upload.leads]))
+    ecgs.create_ecg(item, encode_signals([lead.signal for lead in upload.leads]), request_key)
     return summary(item)
 
 

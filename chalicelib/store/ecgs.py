@@ -50,15 +50,19 @@ def _transact(write: Callable[[TransactWrite], None], on_cancel: Callable[[list[
             raise Unavailable(UNAVAILABLE_MESSAGE) from None
 
 
-def create_ecg(item: EcgItem, payload: bytes) -> None:
-    """All or nothing; a retry that finds this request's own item (its write token) succeeded."""
+def create_ecg(item: EcgItem, payload: bytes, write_token: str | None = None) -> None:
+    """All or nothing; a retry that finds this request's own item (its write token: the
+    request's Idempotency-Key when it has one) succeeded, and `item` takes the stored times."""
     chunks = split_payload(payload)
     item.chunk_count = len(chunks)
-    item.write_token = token = new_write_token()
+    item.write_token = token = write_token or new_write_token()
 
     def applied() -> bool:
         found = get_ecg(item.owner, item.ecg_id)
-        return found is not None and found.write_token == token
+        if found is None or found.write_token != token:
+            return False
+        item.created_at = found.created_at
+        return True
 
     def write(transaction: TransactWrite) -> None:
         transaction.condition_check(

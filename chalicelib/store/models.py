@@ -131,7 +131,32 @@ class LoginAttemptItem(_Table):
     expires_at = TTLAttribute()
 
 
-ALL_MODELS: tuple[type[_Table], ...] = (UserItem, EcgItem, EcgChunkItem, RevokedTokenItem, LoginAttemptItem)
+class IdempotencyItem(_Table):
+    """One Idempotency-Key of one caller: claimed while its request runs, then its response."""
+
+    class Meta(_BaseMeta):  # one per model: binding sets its table name
+        pass
+
+    settings_field = "idempotency_keys_table"
+
+    key = UnicodeAttribute(hash_key=True)  # "<caller>\n<Idempotency-Key>"
+    fingerprint = UnicodeAttribute()  # of the request: the same key with another body is a 422
+    claim_token = UnicodeAttribute()  # of the request executing it
+    lease_until = NumberAttribute()  # a claim whose request died can be taken over after this
+    status = NumberAttribute(null=True)  # the response, once there is one
+    body = UnicodeAttribute(null=True)
+    location = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute()
+
+
+ALL_MODELS: tuple[type[_Table], ...] = (
+    UserItem,
+    EcgItem,
+    EcgChunkItem,
+    RevokedTokenItem,
+    LoginAttemptItem,
+    IdempotencyItem,
+)
 
 
 @cache

@@ -16,17 +16,21 @@ def get_user(username: str) -> UserItem | None:
             return None
 
 
-def _holds(username: str, write_token: str) -> bool:
-    found = get_user(username)
-    return found is not None and found.write_token == write_token
+def create_user(user: UserItem, write_token: str | None = None) -> None:
+    """Conditional put: an existing username is a 409, never an overwrite, unless it is this
+    request's own write (its write token: the request's Idempotency-Key when it has one),
+    applied by an attempt whose answer was lost; `user` then takes the stored time."""
+    user.write_token = token = write_token or new_write_token()
 
+    def applied() -> bool:
+        found = get_user(user.username)
+        if found is None or found.write_token != token:
+            return False
+        user.created_at = found.created_at
+        return True
 
-def create_user(user: UserItem) -> None:
-    """Conditional put: an existing username is a 409, never an overwrite (unless it is this
-    request's own write, applied by an attempt whose answer was lost)."""
-    user.write_token = token = new_write_token()
     with (
-        own_write(lambda: _holds(user.username, token)),
+        own_write(applied),
         database_call(lambda: Conflict(f"user {user.username!r} already exists", "username_taken")),
     ):
         user.save(condition=UserItem.username.does_not_exist())

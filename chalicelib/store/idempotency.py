@@ -1,0 +1,105 @@
+"""Idempotency keys: claimed with a conditional put, completed with the response, released on a
+failure worth retrying. Every write is conditional on this request's claim token, so a retried
+write recognises its own earlier attempt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
+
+from chalicelib.errors import Unavailable
+from chalicelib.store.failures import CONDITION_FAILED, UNAVAILABLE_MESSAGE, database_call, error_code
+from chalicelib.store.models import IdempotencyItem
+
+
+@dataclass(frozen=True)
+class Record:
+    fingerprint: str
+    claim_token: str
+    lease_until: float
+    status: int | None
+    body: str | None
+    location: str | None
+
+
+def _record(item: IdempotencyItem) -> Record:
+    return Record(
+        item.fingerprint,
+        item.claim_token,
+        float(item.lease_until),
+        None if item.status is None else int(item.status),
+        item.body,
+        item.location,
+    )
+
+
+def get(key: str) -> Record | None:
+    with database_call():
+        try:
+            return _record(IdempotencyItem.get(key, consistent_read=True))
+        except IdempotencyItem.DoesNotExist:
+            return None
+
+
+CLAIM_ATTEMPTS = 3  # the holder may vanish between a failed claim and the read that follows
+
+
+def claim(
+    key: str, fingerprint: str, claim_token: str, now: float, lease: float, keep: float
+) -> Record | None:
+    """Take the key for this request: None when this request now holds it, else the record of
+    the request that does.
+
+    A key is free when it was never used, when its record outlived `keep` (DynamoDB's TTL
+    deletes lazily), or when its claim's lease ran out without a response."""
+    item = IdempotencyItem(
+        key,
+        fingerprint=fingerprint,
+        claim_token=claim_token,
+        lease_until=now + lease,
+        expires_at=datetime.fromtimestamp(now + keep, UTC),
+    )
+    free = (
+        IdempotencyItem.key.does_not_exist()
+        | (IdempotencyItem.expires_at < datetime.fromtimestamp(now, UTC))
+        | (IdempotencyItem.status.does_not_exist() & (IdempotencyItem.lease_until < now))
+    )
+    for _ in range(CLAIM_ATTEMPTS):
+        with database_call():
+            try:
+                item.save(condition=free)
+                return None
+            except PutError as error:
+                if error_code(error.cause) != CONDITION_FAILED:
+                    raise
+        held = get(key)
+        if held is not None:
+            return None if held.claim_token == claim_token else held
+    raise Unavailable(UNAVAILABLE_MESSAGE)
+
+
+def complete(key: str, claim_token: str, status: int, body: str, location: str | None) -> None:
+    with database_call():
+        try:
+            IdempotencyItem(key).update(
+                actions=[
+                    IdempotencyItem.status.set(status),
+                    IdempotencyItem.body.set(body),
+                    IdempotencyItem.location.set(location) if location else IdempotencyItem.location.remove(),
+                ],
+                condition=IdempotencyItem.claim_token == claim_token,
+            )
+        except UpdateError as error:
+            if error_code(error.cause) != CONDITION_FAILED:
+                raise  # a lost claim (its lease ran out and another request took it) keeps theirs
+
+
+def release(key: str, claim_token: str) -> None:
+    with database_call():
+        try:
+            IdempotencyItem(key).delete(condition=IdempotencyItem.claim_token == claim_token)
+        except DeleteError as error:
+            if error_code(error.cause) != CONDITION_FAILED:
+                raise
