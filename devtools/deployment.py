@@ -76,7 +76,7 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
         "EcgChunksTable": ["BatchGetItem", "DeleteItem", "PutItem"],
         "RevokedTokensTable": ["PutItem"],
         "LoginAttemptsTable": ["DeleteItem", "GetItem", "PutItem"],
-        "IdempotencyKeysTable": ["DeleteItem", "GetItem", "PutItem", "UpdateItem"],
+        "IdempotencyKeysTable": ["GetItem", "PutItem", "UpdateItem"],
     },
     "JwtAuth": {
         "UsersTable": ["BatchGetItem"],

@@ -65,11 +65,11 @@ def _mismatch() -> UnprocessableContent:
 
 
 def _response_of_holder(key: str, request_fingerprint: str) -> Response | None:
-    """Wait for the request holding the key: its response, or None once it let the key go."""
+    """Wait for the request holding the key: its response, or None once its claim ended."""
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
         record = idempotency.get(key)
-        if record is None:
+        if record is None or (record.status is None and record.lease_until < time.time()):
             return None
         if record.fingerprint != request_fingerprint:
             raise _mismatch()

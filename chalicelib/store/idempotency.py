@@ -1,5 +1,5 @@
-"""Idempotency keys: claimed with a conditional put, completed with the response, released on a
-failure worth retrying. Every write is conditional on this request's claim token, so a retried
+"""Idempotency keys: claimed with a conditional put, completed with the response, released (its
+lease ended) after a failure worth retrying. Every write is conditional on this request's claim token, so a retried
 write recognises its own earlier attempt."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.errors import Unavailable
 from chalicelib.store.failures import CONDITION_FAILED, UNAVAILABLE_MESSAGE, database_call, error_code
@@ -97,9 +97,14 @@ def complete(key: str, claim_token: str, status: int, body: str, location: str |
 
 
 def release(key: str, claim_token: str) -> None:
+    """End this request's claim without a response: the next repeat may claim the key."""
     with database_call():
         try:
-            IdempotencyItem(key).delete(condition=IdempotencyItem.claim_token == claim_token)
-        except DeleteError as error:
+            IdempotencyItem(key).update(
+                actions=[IdempotencyItem.lease_until.set(0)],
+                condition=(IdempotencyItem.claim_token == claim_token)
+                & IdempotencyItem.status.does_not_exist(),
+            )
+        except UpdateError as error:
             if error_code(error.cause) != CONDITION_FAILED:
                 raise

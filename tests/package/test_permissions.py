@@ -104,6 +104,14 @@ def test_policies_grant_exactly_the_actions_the_code_calls(
         token,
         {"id": "b", "date": "2026-11-27T10:00:00Z", "leads": [{"name": "I", "signal": [1]}]},
     )
+    for _ in range(2):  # claimed, completed, then replayed
+        api.call(
+            "POST",
+            "/ecgs",
+            token,
+            {"date": "2026-11-27T10:00:00Z", "leads": [{"name": "I", "signal": [2]}]},
+            headers={"Idempotency-Key": "k"},
+        )
     api.call("GET", "/ecgs", token)
     api.call("GET", "/ecgs/a", token)
     api.call("GET", "/ecgs/a/insights", token)
