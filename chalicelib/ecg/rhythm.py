@@ -10,13 +10,15 @@ three stages, each exact under any external chunking:
    comparisons only (exact), once the neighbourhood has been computed; each sized by its slope
    energy, discounted when it only rises or only falls (a baseline step, not a QRS).
 3. The decision: adaptive signal and noise levels (medians of recent peaks), a refractory period,
-   T-wave rejection and search-back over a gap long for the usual (median) RR, candidate by candidate.
+   T-wave rejection and search-back over a gap long for the usual (median) RR, candidate by candidate;
+   and, in a long gap, a look back for a beat much smaller than its neighbours (bigeminy, trigeminy).
 
 Every length is set in seconds from physiology, so one design serves any sampling rate.
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections import deque
@@ -58,6 +60,19 @@ CLEAR_OF_NOISE = 3.0  # a peak this many times the noise level is a QRS however 
 NOISE_KNOWN = 4  # noise peaks needed before a peak can count as clear of the noise
 RHYTHM_KNOWN = 4  # RR intervals needed before a complex is judged premature
 RESTING_RR_S = 1.0  # the RR assumed before any is measured
+# Hidden beats (see _Decision._rescue). Beats 0.3 the size of their neighbours, as normal beats
+# between ventricular ones 3-4 times taller, fall below a threshold at half the signal level.
+RESCUE_RR = 1.5  # a gap this many usual RRs may hide a beat (in bigeminy the gap is 2 RRs)
+SLOW_GAP_S = 1.2  # ... so may any gap this long (under 50 bpm, bradycardia) if the beat recurs
+QT_MAX_S = 0.5  # a hidden beat comes this long after the previous beat: its T wave is over (QT < 500 ms)
+RESCUE_SPLIT = 0.3  # ... and splits the gap with each part at least this fraction of it
+RESCUE_FRACTION = 0.25  # ... and is at least this fraction of the smaller recent beats (lower quartile)
+RESCUE_DOMINANCE = 1.5  # ... and this many times any other complex within QT_MAX_S of it
+RESCUE_NOISE = 2.0  # ... and this many times the noise level
+ECHO_PLACE = 0.1  # a slow rhythm's hidden beat recurs this near the same place (fraction of its gap)
+ECHO_SIZE = 1.5  # ... within this factor of the same size
+ECHO_BEATS = 3  # ... or matches in size a hidden beat found this few beats before
+MISSED_KEPT = 64  # rejected complexes kept for a look back: about 10 s of them at most
 
 
 def _odd(samples: float) -> int:
@@ -65,12 +80,26 @@ def _odd(samples: float) -> int:
     return 2 * max(0, round(samples / 2)) + 1
 
 
-def _box_sum(values: FloatArray, width: int) -> FloatArray:
-    """Sums over every window of `width` samples (length shrinks by width - 1), via a cumulative sum."""
-    sums = np.cumsum(values)
-    out = sums[width - 1 :].copy()
-    out[1:] -= sums[: len(sums) - width]
-    return out
+def _box_sum(values: FloatArray, width: int, combine: np.ufunc = np.add) -> FloatArray:
+    """Sums over every window of `width` samples (length shrinks by width - 1).
+
+    Built from sums over power-of-two spans, one vector addition per doubling and per set bit of
+    `width`: faster than a cumulative sum (which NumPy runs serially) and free of its rounding drift.
+    """
+    length = len(values) - width + 1
+    total: FloatArray | None = None
+    span, offset, power = 1, 0, values
+    while True:
+        if width & span:
+            piece = power[offset : offset + length]
+            total = piece.copy() if total is None else combine(total, piece)
+            offset += span
+        if 2 * span > width:
+            break
+        power = combine(power[:-span], power[span:])
+        span *= 2
+    assert total is not None
+    return total
 
 
 @dataclass(frozen=True)
@@ -90,6 +119,8 @@ class _Design:
     rr_min: float
     rr_max: float
     resting_rr: float
+    slow_gap: float
+    qt: float
 
     @classmethod
     def for_rate(cls, fs: float) -> _Design:
@@ -107,6 +138,8 @@ class _Design:
             rr_min=RR_MIN_S * fs,
             rr_max=RR_MAX_S * fs,
             resting_rr=RESTING_RR_S * fs,
+            slow_gap=SLOW_GAP_S * fs,
+            qt=QT_MAX_S * fs,
         )
 
     @property
@@ -247,28 +280,55 @@ class _CandidateStream:
         return np.minimum(1.0, ratio / BALANCED_EDGE)
 
     def _dominant(self, peaks: IndexArray) -> IndexArray:
-        """Peaks not beaten by another peak within the dominance distance (ties: the earlier wins)."""
+        """Peaks not beaten by another peak within the dominance distance (ties: the earlier wins):
+        bigger than every peak up to that far before, at least as big as every one up to that far after."""
+        if len(peaks) < 2:
+            return peaks
+        reach = self._design.dominance
+        heights = np.full(len(self._energy) + 2 * reach + 1, -np.inf)
+        heights[peaks + reach + 1] = self._energy[peaks]
+        highest = _box_sum(heights, reach, np.maximum)  # highest[j]: the highest of heights[j : j + reach]
         values = self._energy[peaks]
-        keep = np.ones(len(peaks), dtype=bool)
-        shift = 1
-        while shift < len(peaks):
-            near = peaks[shift:] - peaks[:-shift] <= self._design.dominance
-            if not near.any():
-                break
-            later, earlier = values[shift:], values[:-shift]
-            keep[:-shift] &= ~(near & (later > earlier))
-            keep[shift:] &= ~(near & (earlier >= later))
-            shift += 1
+        keep = (values > highest[peaks + 1]) & (values >= highest[peaks + reach + 2])
         return peaks[keep]
 
 
-def _quantile(values: deque[float], fraction: float) -> float:
-    """The `fraction` quantile of `values` (linear between order statistics, as NumPy's default)."""
-    ordered = sorted(values)
+def _quantile(ordered: list[float], fraction: float) -> float:
+    """The `fraction` quantile of sorted `ordered` (linear between order statistics, as NumPy's default)."""
     position = fraction * (len(ordered) - 1)
     below = int(position)
     above = min(below + 1, len(ordered) - 1)
     return ordered[below] + (position - below) * (ordered[above] - ordered[below])
+
+
+def _alike(first: tuple[float, float], second: tuple[float, float]) -> bool:
+    """Two hidden complexes at much the same place in their gaps, of much the same size."""
+    place = abs(first[0] - second[0]) <= ECHO_PLACE
+    return place and max(first[1], second[1]) <= ECHO_SIZE * min(first[1], second[1])
+
+
+class _Recent:
+    """The last `size` values, also kept sorted so that their quantiles cost no sort."""
+
+    def __init__(self, size: int) -> None:
+        self._values: deque[float] = deque(maxlen=size)
+        self.ordered: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def append(self, value: float) -> None:
+        if len(self._values) == self._values.maxlen:
+            del self.ordered[bisect.bisect_left(self.ordered, self._values[0])]
+        self._values.append(value)
+        bisect.insort(self.ordered, value)
+
+    def remove(self, value: float) -> None:
+        self._values.remove(value)
+        self.ordered.remove(value)
+
+    def quantile(self, fraction: float) -> float:
+        return _quantile(self.ordered, fraction)
 
 
 class _Decision:
@@ -276,11 +336,15 @@ class _Decision:
 
     def __init__(self, design: _Design) -> None:
         self._design = design
-        self._signal: deque[float] = deque(maxlen=SIGNAL_HISTORY)
-        self._noise: deque[float] = deque(maxlen=HISTORY)
-        self._rr: deque[float] = deque(maxlen=RR_HISTORY)
+        self._signal = _Recent(SIGNAL_HISTORY)
+        self._noise = _Recent(HISTORY)
+        self._rr = _Recent(RR_HISTORY)
         self._queue: deque[tuple[int, int, float]] = deque()
         self._missed: list[tuple[int, int, float]] = []  # rejected since the last beat
+        self._hidden: float | None = None  # the size of the last hidden beat found
+        self._beats_since_hidden = 0
+        self._echo: tuple[float, float] | None = None  # the last hidden complex: place in its gap, size
+        self._dismissed = 0  # how many of them search-back has already found too small
         self._last: tuple[int, int, float] | None = None
         self._cached_threshold: float | None = None
         self._usual_rr = design.resting_rr
@@ -317,11 +381,11 @@ class _Decision:
 
     def _threshold(self) -> float:
         if self._cached_threshold is None:
-            signal = _quantile(self._signal, 0.5)
-            noise = _quantile(self._noise, 0.5) if self._noise else 0.0
+            signal = self._signal.quantile(0.5)
+            noise = self._noise.quantile(0.5) if self._noise else 0.0
             threshold = noise + THRESHOLD_FRACTION * (signal - noise)
             if len(self._noise) >= NOISE_KNOWN:
-                threshold = min(threshold, CLEAR_OF_NOISE * max(self._noise))
+                threshold = min(threshold, CLEAR_OF_NOISE * self._noise.ordered[-1])
             self._cached_threshold = threshold
         return self._cached_threshold
 
@@ -332,11 +396,15 @@ class _Decision:
         if last is not None and position - last[0] < self._design.refractory:
             return
         if size > self._threshold() and not self._is_t_wave(candidate) and not self._has_rival(candidate):
+            self._rescue(position, beats)
             self._accept(candidate, beats)
         else:
             self._noise.append(size)
             self._cached_threshold = None
             self._missed.append(candidate)
+            if len(self._missed) > 2 * MISSED_KEPT:  # bounded memory through a long stretch of noise
+                del self._missed[:MISSED_KEPT]
+                self._dismissed = max(0, self._dismissed - MISSED_KEPT)
 
     def _has_rival(self, candidate: tuple[int, int, float]) -> bool:
         """A premature complex with a bigger one close behind it: the bigger one is the beat."""
@@ -365,18 +433,83 @@ class _Decision:
 
     def _search_back(self, now: int | None, beats: list[int]) -> None:
         """Over a gap of more than 1.66 usual RRs, accept the biggest peak missed in it."""
-        while self._last is not None and self._missed:
+        while self._last is not None and len(self._missed) > self._dismissed:
             limit = self._last[0] + SEARCH_BACK_RR * self._expected_rr()
             if now is not None and now <= limit:
                 return
             floor = SEARCH_BACK_FRACTION * self._threshold()
-            eligible = [c for c in self._missed if c[2] > floor and not self._is_t_wave(c)]
+            eligible = [c for c in self._missed[self._dismissed :] if c[2] > floor and not self._is_t_wave(c)]
             if not eligible:
-                self._missed.clear()
+                self._dismissed = len(self._missed)
                 return
             best = max(eligible, key=lambda c: c[2])
             self._missed = [c for c in self._missed if c[0] > best[0]]
             self._accept(best, beats, keep_missed=True)
+
+    def _rescue(self, until: int, beats: list[int]) -> None:
+        """A gap closed by a beat at `until`: accept complexes hidden in it, much smaller than its
+        neighbours (normal beats between tall ventricular ones in bigeminy or trigeminy).
+
+        The signal level, set by the tall beats, passes them over as noise, and the usual RR, learnt
+        from the tall beats alone, is too long for search-back. A hidden beat shows as a gap longer
+        than 1.5 usual RRs (or, in a slow rhythm, as a complex recurring at the same place in each gap)
+        with one complex dominating it away from both ends and from the T wave, well above the noise.
+        """
+        design = self._design
+        while self._missed:
+            if self._last is None:  # before the first beat: a gap of unknown start
+                start, gap, usual = self._missed[0][0], 0, True
+                eligible = [c for c in self._missed if design.qt <= c[0] <= until - design.qt]
+            else:
+                start = self._last[0]
+                gap = until - start
+                usual = gap >= RESCUE_RR * self._expected_rr()
+                if not usual and gap < design.slow_gap:
+                    return
+                split = RESCUE_SPLIT * gap
+                earliest = start + max(split, design.qt)
+                eligible = [
+                    c for c in self._missed if earliest <= c[0] <= until - split and not self._is_t_wave(c)
+                ]
+            if not eligible:
+                self._echo = None
+                return
+            best = max(eligible, key=lambda c: c[2])
+            rival = max(
+                (c[2] for c in self._missed if c is not best and abs(c[0] - best[0]) < design.qt), default=0.0
+            )
+            noise = list(self._noise.ordered)
+            if best[2] in noise:
+                noise.remove(best[2])  # it was counted as noise when passed over
+            if (
+                best[2] < RESCUE_FRACTION * self._signal.quantile(0.25)
+                or best[2] < RESCUE_DOMINANCE * rival
+                or (noise and best[2] < RESCUE_NOISE * _quantile(noise, 0.5))
+            ):
+                self._echo = None
+                return
+            echo, self._echo = self._echo, ((best[0] - start) / max(1, gap), best[2])
+            if not usual and not self._recurs(echo, best[2]):
+                return
+            self._hidden, self._beats_since_hidden = best[2], -1
+            self._missed = [c for c in self._missed if c[0] > best[0]]
+            if len(noise) < len(self._noise):
+                self._noise.remove(best[2])
+            self._cached_threshold = None
+            self._accept(best, beats, keep_missed=True)
+
+    def _recurs(self, echo: tuple[float, float] | None, size: float) -> bool:
+        """In a slow rhythm, a hidden complex counts when the last gap had one alike, or when it matches
+        a hidden beat found a few beats before (the second hidden beat of a trigeminy gap)."""
+        assert self._echo is not None
+        if echo is not None and _alike(echo, self._echo):
+            return True
+        hidden = self._hidden
+        return (
+            hidden is not None
+            and self._beats_since_hidden <= ECHO_BEATS
+            and _alike((0.0, hidden), (0.0, size))
+        )
 
     def _accept(self, candidate: tuple[int, int, float], beats: list[int], keep_missed: bool = False) -> None:
         last = self._last
@@ -384,10 +517,12 @@ class _Decision:
             rr = candidate[0] - last[0]
             if self._design.rr_min <= rr <= self._design.rr_max:
                 self._rr.append(rr)
-                self._usual_rr = _quantile(self._rr, 0.5)
+                self._usual_rr = self._rr.quantile(0.5)
         self._signal.append(candidate[2])
+        self._beats_since_hidden += 1
         self._cached_threshold = None
         self._last = candidate
+        self._dismissed = 0
         if not keep_missed:
             self._missed.clear()
         beats.append(candidate[1])

@@ -113,9 +113,6 @@ def test_ventricular_bigeminy_finds_both_the_normal_and_the_bigger_ventricular_b
     assert_found(detect_beats(signal, 360), beats, 360)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="not reached yet: a threshold at half the 4 mV beats misses the normal ones"
-)
 def test_bigeminy_with_ventricular_beats_four_times_taller_finds_the_normal_beats_too() -> None:
     beats = list(np.cumsum(np.tile([1.05, 0.55], 20)) - 0.5)
     tall = [(offset, width, 2 * amplitude) for offset, width, amplitude in VENTRICULAR_BEAT]
@@ -123,11 +120,38 @@ def test_bigeminy_with_ventricular_beats_four_times_taller_finds_the_normal_beat
     assert_found(detect_beats(signal, 360), beats, 360)
 
 
-@pytest.mark.xfail(strict=True, reason="not reached yet: beats a third as tall as the others pass as noise")
 def test_alternating_tall_and_small_beats_are_all_found() -> None:
     beats = list(np.arange(0.5, 30, 0.8))
     small = [(offset, width, 0.3 * amplitude) for offset, width, amplitude in NORMAL_BEAT]
     assert_found(detect_beats(synthetic_ecg(beats, 360, 31, [NORMAL_BEAT, small]), 360), beats, 360)
+
+
+def test_trigeminy_with_tall_ventricular_beats_finds_the_pairs_of_normal_beats_between_them() -> None:
+    beats = list(np.cumsum(np.tile([0.85, 0.5, 1.2], 15)) - 0.3)  # N N V: two normal beats per gap
+    tall = [(offset, width, 2 * amplitude) for offset, width, amplitude in VENTRICULAR_BEAT]
+    found = detect_beats(synthetic_ecg(beats, 360, beats[-1] + 1.5, [NORMAL_BEAT, tall, NORMAL_BEAT]), 360)
+    assert_found(found[2:], beats[3:], 360)  # the rhythm is learnt over the first gap
+
+
+@pytest.mark.parametrize("rate_bpm", [40, 45])
+def test_a_slow_rhythm_with_tall_t_and_p_waves_gains_no_beats_between_its_beats(rate_bpm: float) -> None:
+    beats = regular(rate_bpm, 60)
+    shape = [
+        (-0.16, 0.02, 0.25),
+        (-0.025, 0.010, -0.15),
+        (0.0, 0.012, 1.0),
+        (0.025, 0.010, -0.3),
+        (0.3, 0.04, 0.7),
+    ]
+    assert_found(detect_beats(synthetic_ecg(beats, 360, 60, [shape]), 360), beats, 360)
+
+
+def test_two_to_one_block_gains_no_beats_at_the_blocked_p_waves() -> None:
+    beats = regular(40, 60)
+    p_wave = [(-0.16, 0.02, 0.25)]
+    signal = synthetic_ecg(beats, 360, 60, [[*p_wave, *NORMAL_BEAT]])
+    signal += synthetic_ecg([t + 0.75 for t in beats], 360, 60, [p_wave]) - 1000
+    assert_found(detect_beats(signal, 360), beats, 360)
 
 
 @pytest.mark.parametrize("fs", [100.0, 128.0, 250.0, 360.0, 500.0, 1000.0, 2000.0, 257.3])
@@ -181,6 +205,20 @@ NOISY = synthetic_ecg(regular(85, 90), 250, 90) + np.random.default_rng(7).norma
 @given(st.lists(st.integers(0, len(NOISY)), max_size=12))
 def test_any_chunking_gives_exactly_the_whole_signal_result(cuts: list[int]) -> None:
     assert np.array_equal(feed_in_chunks(NOISY, 250, cuts), detect_beats(NOISY, 250))
+
+
+HIDDEN = synthetic_ecg(
+    list(np.cumsum(np.tile([1.05, 0.55], 30)) - 0.5),
+    250,
+    34,
+    [NORMAL_BEAT, [(offset, width, 2 * amplitude) for offset, width, amplitude in VENTRICULAR_BEAT]],
+) + np.random.default_rng(8).normal(0, 10, 34 * 250)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.integers(0, len(HIDDEN)), max_size=12))
+def test_beats_found_in_long_gaps_are_the_same_however_chunked(cuts: list[int]) -> None:
+    assert np.array_equal(feed_in_chunks(HIDDEN, 250, cuts), detect_beats(HIDDEN, 250))
 
 
 def test_one_sample_chunks_give_exactly_the_whole_signal_result() -> None:
