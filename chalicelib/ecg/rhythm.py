@@ -11,7 +11,8 @@ three stages, each exact under any external chunking:
    energy, discounted when it only rises or only falls (a baseline step, not a QRS).
 3. The decision: adaptive signal and noise levels (medians of recent peaks), a refractory period,
    T-wave rejection and search-back over a gap long for the usual (median) RR, candidate by candidate;
-   and, in a long gap, a look back for a beat much smaller than its neighbours (bigeminy, trigeminy).
+   in a long gap, a look back for a beat much smaller than its neighbours (bigeminy, trigeminy); and,
+   through noise, between complexes too close to both be beats, the one that keeps the rhythm regular.
 
 Every length is set in seconds from physiology, so one design serves any sampling rate.
 """
@@ -73,6 +74,17 @@ ECHO_PLACE = 0.1  # a slow rhythm's hidden beat recurs this near the same place 
 ECHO_SIZE = 1.5  # ... within this factor of the same size
 ECHO_BEATS = 3  # ... or matches in size a hidden beat found this few beats before
 MISSED_KEPT = 64  # rejected complexes kept for a look back: about 10 s of them at most
+# Rhythm choice in noise (see _Decision._rhythm_choice). Noise spikes as big and sharp as a QRS pass
+# any threshold; only the rhythm tells them apart. Two complexes closer than CONFLICT_RR usual RRs cannot
+# both be beats of the running rhythm (sinus rhythm changes far less from one beat to the next) unless
+# one is premature, and a premature beat is followed by a pause, not by another complex that soon.
+CONFLICT_RR = 0.7
+# Noisy: the noise level (median of recent rejected peaks) is this fraction of the signal level. On the
+# clean stretches of the annotated records it stays under 0.15, through noise bursts it is 0.3 and more.
+NOISY = 0.25
+FOLLOW_RR = 1.5  # a path's next beat comes within this many usual RRs (a longer gap scores as a miss)
+PATH_BEATS = 3  # a choice is scored by the RRs of the path it starts: itself and the two beats after
+LOOKAHEAD_RR = CONFLICT_RR + (PATH_BEATS - 1) * FOLLOW_RR  # how far past a candidate its decision looks
 
 
 def _odd(samples: float) -> int:
@@ -347,6 +359,7 @@ class _Decision:
         self._dismissed = 0  # how many of them search-back has already found too small
         self._last: tuple[int, int, float] | None = None
         self._cached_threshold: float | None = None
+        self._noisy = False  # noise level at least NOISY of the signal level (set with the threshold)
         self._usual_rr = design.resting_rr
 
     def add(self, candidates: list[tuple[int, int, float]], horizon: int | None) -> list[int]:
@@ -377,13 +390,15 @@ class _Decision:
         return self._usual_rr
 
     def _lookahead(self) -> float:
-        return RIVAL_RR * self._expected_rr()
+        """How far past a candidate the decision looks: the rivals of a rhythm choice and their paths."""
+        return LOOKAHEAD_RR * self._expected_rr()
 
     def _threshold(self) -> float:
         if self._cached_threshold is None:
             signal = self._signal.quantile(0.5)
             noise = self._noise.quantile(0.5) if self._noise else 0.0
             threshold = noise + THRESHOLD_FRACTION * (signal - noise)
+            self._noisy = bool(self._noise) and noise >= NOISY * signal
             if len(self._noise) >= NOISE_KNOWN:
                 threshold = min(threshold, CLEAR_OF_NOISE * self._noise.ordered[-1])
             self._cached_threshold = threshold
@@ -395,7 +410,11 @@ class _Decision:
         last = self._last
         if last is not None and position - last[0] < self._design.refractory:
             return
-        if size > self._threshold() and not self._is_t_wave(candidate) and not self._has_rival(candidate):
+        threshold = self._threshold()
+        verdict = self._rhythm_choice(candidate) if self._noisy else None
+        if verdict is None:
+            verdict = size > threshold and not self._is_t_wave(candidate) and not self._has_rival(candidate)
+        if verdict:
             self._rescue(position, beats)
             self._accept(candidate, beats)
         else:
@@ -406,6 +425,55 @@ class _Decision:
                 del self._missed[:MISSED_KEPT]
                 self._dismissed = max(0, self._dismissed - MISSED_KEPT)
 
+    def _rhythm_choice(self, candidate: tuple[int, int, float]) -> bool | None:
+        """Through noise (called only when self._noisy), a complex with rivals too close to it for both
+        to be beats is the beat when the path of beats it starts is the most regular: the sum over the
+        path's RRs of their distance to the usual RR (relative, at most 1 each, a missing beat 1). None
+        where the levels decide: before the rhythm is known, for a complex under the search-back floor
+        or a T wave, or with no rival. Paths end within the look-ahead, so any chunking sees them whole.
+        """
+        last = self._last
+        if last is None or len(self._rr) < RHYTHM_KNOWN:
+            return None
+        floor = SEARCH_BACK_FRACTION * self._threshold()
+        if candidate[2] <= floor or self._is_t_wave(candidate):
+            return None
+        rr = self._expected_rr()
+        until = candidate[0] + self._lookahead()
+        plausible = [candidate]
+        for other in self._queue:
+            if other[0] > until:
+                break
+            if other[2] > floor:
+                plausible.append(other)
+        rivals = [
+            c
+            for c in plausible[1:]
+            if c[0] < candidate[0] + CONFLICT_RR * rr and not self._follows_as_t_wave(candidate, c)
+        ]
+        if not rivals:
+            return None
+        refractory = self._design.refractory
+
+        def cost(previous: tuple[int, int, float], beat: tuple[int, int, float], depth: int) -> float:
+            here = min(1.0, abs(beat[0] - previous[0] - rr) / rr)
+            if depth == 1:
+                return here
+            followers = [
+                c
+                for c in plausible
+                if beat[0] + refractory <= c[0] <= beat[0] + FOLLOW_RR * rr
+                and not self._follows_as_t_wave(beat, c)
+            ]
+            return here + min((cost(beat, c, depth - 1) for c in followers), default=float(depth - 1))
+
+        best = min([candidate, *rivals], key=lambda c: cost(last, c, PATH_BEATS))  # a tie: the earliest
+        return best is candidate
+
+    def _follows_as_t_wave(self, beat: tuple[int, int, float], other: tuple[int, int, float]) -> bool:
+        """`other` would be the T wave of `beat`, were `beat` a beat."""
+        return other[0] - beat[0] < self._design.t_wave and other[2] < T_WAVE_FRACTION * beat[2]
+
     def _has_rival(self, candidate: tuple[int, int, float]) -> bool:
         """A premature complex with a bigger one close behind it: the bigger one is the beat."""
         last = self._last
@@ -415,7 +483,7 @@ class _Decision:
             or candidate[0] - last[0] >= PREMATURE_RR * self._expected_rr()
         ):
             return False
-        until = candidate[0] + self._lookahead()
+        until = candidate[0] + RIVAL_RR * self._expected_rr()
         for other in self._queue:
             if other[0] > until:
                 return False

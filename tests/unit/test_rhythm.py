@@ -92,6 +92,22 @@ def test_baseline_steps_from_electrode_motion_are_not_beats() -> None:
     assert_found(detect_beats(synthetic_ecg(beats, 360, 40) + steps, 360), beats, 360)
 
 
+def test_through_a_noise_burst_spikes_as_big_and_sharp_as_a_qrs_are_told_apart_by_the_rhythm() -> None:
+    beats = regular(75, 60)
+    signal = synthetic_ecg(beats, 360, 60)
+    time = np.arange(len(signal)) / 360
+    rng = np.random.default_rng(1)
+    burst = (time >= 15) & (time < 45)  # 30 s of noise a third as strong as the QRS
+    signal[burst] += rng.normal(0, 0.3 * 200, int(burst.sum()))
+    for beat in beats[20:55:3]:  # 12 spikes taller than the QRS, 0.35 s after every third beat
+        signal += rng.choice([-1, 1]) * 1.3 * 200 * np.exp(-(((time - beat - 0.35) / 0.012) ** 2) / 2)
+    found = detect_beats(signal, 360)
+    expected = np.round(np.asarray(beats) * 360)
+    false = sum(np.min(np.abs(expected - beat)) > 0.05 * 360 for beat in found)
+    missed = sum(np.min(np.abs(found - beat)) > 0.05 * 360 for beat in expected)
+    assert false + missed <= 5  # every spike is a beat when the levels alone decide (12 errors)
+
+
 @pytest.mark.parametrize("rate_bpm", [20, 40, 150, 220, 300])
 def test_finds_beats_across_physiological_rates(rate_bpm: float) -> None:
     duration = max(20.0, 12 * 60 / rate_bpm)

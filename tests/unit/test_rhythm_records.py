@@ -46,7 +46,6 @@ def test_the_noisy_record_stays_above_98_9_percent_f1() -> None:
     assert score("mitdb_105").f1 >= 98.9
 
 
-@pytest.mark.xfail(strict=True, reason="goal not reached yet: 99.73% total F1 (best open source 99.76%)")
 def test_total_f1_over_the_records_reaches_99_8_percent() -> None:
     total = sum((score(name) for name in NAMES), Score(0, 0, 0))
     assert total.f1 >= 99.8
