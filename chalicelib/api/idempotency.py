@@ -23,7 +23,8 @@ from chalicelib.store.failures import new_write_token
 
 HEADER = "idempotency-key"
 KEEP_SECONDS = 24 * 3600
-LEASE_SECONDS = 60  # longer than the API function's timeout: a live claim is never taken over
+LEASE_SECONDS = 30  # longer than the API function's timeout (29 s): a live claim is never taken over
+RELEASE_ATTEMPTS = 3
 WAIT_SECONDS, POLL_SECONDS = 10.0, 0.05
 CLAIM_ROUNDS = 3  # a first request that fails releases the key; a waiting repeat then runs it
 _logger = logging.getLogger("ecg_insights.idempotency")
@@ -68,7 +69,11 @@ def _response_of_holder(key: str, request_fingerprint: str) -> Response | None:
     """Wait for the request holding the key: its response, or None once its claim ended."""
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
-        record = idempotency.get(key)
+        try:
+            record = idempotency.get(key)
+        except Unavailable:  # one failed look is no answer; look again
+            time.sleep(POLL_SECONDS)
+            continue
         if record is None or (record.status is None and record.lease_until < time.time()):
             return None
         if record.fingerprint != request_fingerprint:
@@ -81,14 +86,25 @@ def _response_of_holder(key: str, request_fingerprint: str) -> Response | None:
     )
 
 
+def _release(key: str, claim_token: str) -> None:
+    """Let the key go after a failure, so that the client's repeat runs at once rather than
+    waiting for the lease; if the database keeps failing, the lease ends it anyway."""
+    for _ in range(RELEASE_ATTEMPTS):
+        try:
+            idempotency.release(key, claim_token)
+            return
+        except Unavailable:
+            continue
+
+
 def _execute_holding(key: str, claim_token: str, execute: Callable[[str], Response]) -> Response:
     try:
         response = execute(hashlib.sha256(key.encode("utf-8")).hexdigest())
     except BaseException:
-        idempotency.release(key, claim_token)
+        _release(key, claim_token)
         raise
     if response.status_code >= 500:
-        idempotency.release(key, claim_token)
+        _release(key, claim_token)
         return response
     body = response.body if isinstance(response.body, str) else ""
     location = response.headers.get("Location")
@@ -109,9 +125,13 @@ def run_once(caller: str, key: str, request: Request, execute: Callable[[str], R
     scoped, request_fingerprint = f"{caller}\n{key}", fingerprint(request)
     for _ in range(CLAIM_ROUNDS):
         claim_token = new_write_token()
-        held = idempotency.claim(
-            scoped, request_fingerprint, claim_token, time.time(), LEASE_SECONDS, KEEP_SECONDS
-        )
+        try:
+            held = idempotency.claim(
+                scoped, request_fingerprint, claim_token, time.time(), LEASE_SECONDS, KEEP_SECONDS
+            )
+        except Unavailable:  # the claim may have been written: let it go
+            _release(scoped, claim_token)
+            raise
         if held is None:
             return _execute_holding(scoped, claim_token, execute)
         if held.fingerprint != request_fingerprint:

@@ -61,15 +61,13 @@ def new_write_token() -> str:
 def own_write(applied: Callable[[], bool]) -> Iterator[None]:
     """A conditional write whose answer was lost is retried by botocore, and the retry then fails
     its own condition (409, 404), or the last attempt never answers (503). If `applied()` finds
-    this request's write in place, the write succeeded: the error is swallowed."""
+    this request's write in place, the write succeeded: the error is swallowed. If the check
+    cannot be made, the outcome is unknown, and that is what the client hears (503)."""
     try:
         yield
     except (Conflict, NotFound, Unavailable):
-        try:
-            if applied():
-                return
-        except Unavailable:
-            pass
+        if applied():
+            return
         raise
 
 
