@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEPLOY_VENV := .venv-deploy
+BENCH_VENV := .venv-bench
 
 .PHONY: run test test-fast check openapi bench package preflight clean
 STAGE ?= dev
@@ -46,12 +47,21 @@ package: $(INSTALLED) $(DEPLOY_VENV)/.installed
 preflight: $(INSTALLED)
 	$(BIN)/python -m devtools.deployment preflight --stage $(STAGE)
 
-bench: $(INSTALLED)
-	$(BIN)/python bench/run.py
+# Its own venv: the detectors it compares against bring SciPy, pandas and more.
+$(BENCH_VENV)/.installed: requirements.txt requirements-dev.txt requirements-bench.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.13 is required (python3.13 on PATH or pyenv 3.13.x)"; exit 1; }
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	touch $@
+
+# Figures, not pass/fail: the ingest handler, and the beat detector beside NeuroKit2 and XQRS.
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python bench/run.py
+	$(BENCH_VENV)/bin/python bench/rhythm.py
 
 # chalicelib/openapi.json (served) from openapi.yaml (edited); a test keeps them equal.
 openapi: $(INSTALLED)
 	$(BIN)/python -m devtools.openapi
 
 clean:
-	rm -rf $(VENV) $(DEPLOY_VENV) build .pytest_cache .ruff_cache .mypy_cache .schemathesis
+	rm -rf $(VENV) $(DEPLOY_VENV) $(BENCH_VENV) build .pytest_cache .ruff_cache .mypy_cache .schemathesis
