@@ -1,5 +1,7 @@
 """Every response the API tests see is checked against openapi.yaml: the status must be
-documented for the operation, and a JSON body must match the documented schema."""
+documented for the operation, a JSON body must match the documented schema (an error's `code`
+included: each response lists its codes as an enum), and documented headers must be present
+when required and match their schema."""
 
 from __future__ import annotations
 
@@ -54,10 +56,24 @@ def check_response(method: str, path: str, status: int, headers: dict[str, str],
     content = response.get("content")
     if not content:
         assert not body, f"{method} {path} {status} is documented without a body"
+        check_headers(method, path, status, response, headers)
         return
     assert headers.get("content-type", "").startswith("application/json")
     schema = {"components": spec()["components"], **content["application/json"]["schema"]}
     Draft202012Validator(schema).validate(json.loads(body))
+    check_headers(method, path, status, response, headers)
+
+
+def check_headers(
+    method: str, path: str, status: int, response: dict[str, Any], headers: dict[str, str]
+) -> None:
+    """Required headers are present; a documented header's value matches its schema."""
     for name, header in response.get("headers", {}).items():
-        if _resolve(header).get("required"):
-            assert name.lower() in headers, f"{method} {path} {status} lacks the required {name} header"
+        header = _resolve(header)
+        value = headers.get(name.lower())
+        if value is None:
+            assert not header.get("required"), f"{method} {path} {status} lacks the required {name} header"
+            continue
+        schema = header.get("schema", {})
+        typed: Any = int(value) if schema.get("type") == "integer" and value.isdigit() else value
+        Draft202012Validator(schema).validate(typed)
