@@ -8,9 +8,10 @@ import msgspec
 from chalice.app import Blueprint, Response
 
 from chalicelib import accounts
-from chalicelib.api.bodies import FORM, decode_form, decode_json, media_type
+from chalicelib.api.bodies import FORM, decode_form, decode_json, is_json, media_type
 from chalicelib.api.responses import empty_response, json_response
 from chalicelib.api.routing import Principal, route
+from chalicelib.errors import UnsupportedMediaType
 from chalicelib.store import revoked_tokens
 
 auth_routes = Blueprint(__name__)
@@ -36,6 +37,11 @@ class TokenView(msgspec.Struct):
 def _credentials() -> accounts.Credentials:
     request = auth_routes.current_request
     content_type = request.headers.get("content-type")
+    if not (media_type(content_type) == FORM or is_json(content_type)):
+        raise UnsupportedMediaType(
+            "sign in with JSON (application/json) or an OAuth2 password-grant form"
+            " (application/x-www-form-urlencoded)"
+        )
     if media_type(content_type) == FORM:
         grant = decode_form(request.raw_body, PasswordGrant, LOGIN_BODY_LIMIT, LOGIN_FORM_FIELDS)
         return accounts.Credentials(grant.username, grant.password)

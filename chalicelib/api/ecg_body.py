@@ -7,7 +7,7 @@ null are not integers; unknown fields are named); the few cross-field rules foll
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
@@ -40,17 +40,20 @@ def _invalid(message: str, at: str) -> BadRequest:
     return BadRequest(f"invalid body: {message} - at `{at}`", "invalid_body")
 
 
-def parse_date(value: str) -> datetime:
-    """An RFC 3339 date-time; no offset means UTC."""
+def rfc3339_date(value: str) -> str:
+    """The date as uploaded, with `Z` added when it has no offset (no offset means UTC), so
+    every date the API returns is RFC 3339. A leap second (`:60`) is valid RFC 3339; the
+    calendar check reads it as :59, since Python's datetime has no leap seconds."""
+    match = RFC3339.fullmatch(value)
     try:
-        if RFC3339.fullmatch(value) is None:
+        if match is None:
             raise ValueError(value)
-        parsed = datetime.fromisoformat(value.upper())
+        datetime.fromisoformat(value[:17] + value[17:19].replace("60", "59") + value[19:].upper())
     except ValueError:
         raise _invalid(
             "`date` must be an RFC 3339 date-time such as 2026-11-27T10:00:00Z", "$.date"
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return value if match.group(2) else f"{value}Z"
 
 
 def _leads(body: EcgBody) -> list[LeadUpload]:
@@ -75,7 +78,7 @@ def _leads(body: EcgBody) -> list[LeadUpload]:
 
 def parse_ecg(raw_body: str | bytes, content_type: str | None) -> EcgUpload:
     body = decode_json(raw_body, content_type, EcgBody)
-    parse_date(body.date)
+    date = rfc3339_date(body.date)
     ecg_id = None if body.id is msgspec.UNSET else body.id
     sampling_rate_hz = None if body.sampling_rate_hz is msgspec.UNSET else body.sampling_rate_hz
-    return EcgUpload(ecg_id, body.date, sampling_rate_hz, _leads(body))
+    return EcgUpload(ecg_id, date, sampling_rate_hz, _leads(body))

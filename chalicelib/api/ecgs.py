@@ -18,6 +18,7 @@ from chalicelib.errors import BadRequest
 from chalicelib.rules import EcgId
 
 ecg_routes = Blueprint(__name__)
+MAX_WINDOW_SAMPLES = 500_000
 
 
 @route(ecg_routes, "/ecgs", "POST", idempotent=True)
@@ -55,14 +56,30 @@ def get_ecg_insights(principal: Principal, id: str) -> Response:
     return json_response(service.read_insights(principal.username, id))
 
 
+def _lead(query: Mapping[str, str]) -> str:
+    lead = query.get("lead")
+    if lead is None:
+        raise BadRequest("the `lead` query parameter is required", "invalid_query")
+    return lead
+
+
+@route(ecg_routes, "/ecgs/{id}/signal", "GET")
+def get_ecg_signal(principal: Principal, id: str) -> Response:
+    from chalicelib.ecg import service
+
+    query: Mapping[str, str] = ecg_routes.current_request.query_params or {}
+    lead = _lead(query)
+    start = query_integer(query, "start", 0, 0, MAX_SAMPLE_INDEX)
+    count = query_integer(query, "count", MAX_WINDOW_SAMPLES, 1, MAX_WINDOW_SAMPLES)
+    return json_response(service.read_window(principal.username, id, lead, start, count))
+
+
 @route(ecg_routes, "/ecgs/{id}/beats", "GET")
 def get_ecg_beats(principal: Principal, id: str) -> Response:
     from chalicelib.ecg import service
 
     query: Mapping[str, str] = ecg_routes.current_request.query_params or {}
-    lead = query.get("lead")
-    if lead is None:
-        raise BadRequest("the `lead` query parameter is required", "invalid_query")
+    lead = _lead(query)
     start = query_integer(query, "start", 0, 0, MAX_SAMPLE_INDEX)
     end = query_integer(query, "end", MAX_SAMPLE_INDEX, 0, MAX_SAMPLE_INDEX) if "end" in query else None
     return json_response(service.read_beats(principal.username, id, lead, start, end))

@@ -112,7 +112,7 @@ def _execute_holding(key: str, claim_token: str, execute: Callable[[str], Respon
         idempotency.complete(
             key, claim_token, response.status_code, body, location if isinstance(location, str) else None
         )
-    except Unavailable:  # the work is done; a repeat after the lease runs again and hears 409
+    except Unavailable:  # the work is done; a repeat after the lease runs again and finds it
         _logger.warning('{"level": "WARNING", "message": "idempotency response not kept"}')
     return response
 

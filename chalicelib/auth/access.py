@@ -22,6 +22,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("/ecgs/{id}", "DELETE"): USER_ONLY,
     ("/ecgs/{id}/insights", "GET"): USER_ONLY,
     ("/ecgs/{id}/beats", "GET"): USER_ONLY,
+    ("/ecgs/{id}/signal", "GET"): USER_ONLY,
 }
 
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({("/auth/token", "POST"), ("/openapi.json", "GET")})

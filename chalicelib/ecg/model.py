@@ -41,7 +41,7 @@ class EcgSummary(msgspec.Struct):
 class LeadWithSignal(msgspec.Struct):
     name: str
     number_of_samples: int
-    signal: list[int]
+    signal: list[int] | msgspec.UnsetType = msgspec.UNSET  # absent for long recordings
 
 
 class EcgWithSignals(msgspec.Struct):
@@ -69,6 +69,14 @@ class LeadInsights(msgspec.Struct):
 class EcgInsights(msgspec.Struct):
     id: str
     leads: list[LeadInsights]
+
+
+class SignalWindow(msgspec.Struct):
+    id: str
+    lead: str
+    sampling_rate_hz: int | float | None
+    start: int
+    signal: list[int]
 
 
 class LeadBeats(msgspec.Struct):

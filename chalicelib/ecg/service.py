@@ -20,11 +20,14 @@ from chalicelib.ecg.model import (
     LeadInsights,
     LeadSummary,
     LeadWithSignal,
+    SignalWindow,
 )
-from chalicelib.errors import NotFound
+from chalicelib.errors import BadRequest, NotFound
 from chalicelib.rules import EcgId, is_valid
 from chalicelib.store import ecgs
 from chalicelib.store.models import EcgItem, LeadSummaryAttribute
+
+MAX_SAMPLES_IN_ONE_READ = 2_000_000  # a longer recording is read by window
 
 
 def _rate(item: EcgItem) -> float | None:
@@ -84,18 +87,24 @@ def _owned(owner: str, ecg_id: str) -> EcgItem:
 
 
 def read(owner: str, ecg_id: str) -> EcgWithSignals:
+    """Every lead's signal, unless the recording is too long for one response."""
     item = _owned(owner, ecg_id)
-    signals = decode_signals(ecgs.get_payload(item))
+    counts = [int(lead.number_of_samples) for lead in item.leads]
+    if sum(counts) > MAX_SAMPLES_IN_ONE_READ:
+        leads = [LeadWithSignal(lead.name, count) for lead, count in zip(item.leads, counts, strict=True)]
+    else:
+        signals = decode_signals(ecgs.get_payload(item))
+        leads = [
+            LeadWithSignal(lead.name, signal.size, signal.tolist())
+            for lead, signal in zip(item.leads, signals, strict=True)
+        ]
     return EcgWithSignals(
         id=item.ecg_id,
         date=item.date,
         created_at=item.created_at,
         status=item.status,
         sampling_rate_hz=_shown_rate(item),
-        leads=[
-            LeadWithSignal(lead.name, signal.size, signal.tolist())
-            for lead, signal in zip(item.leads, signals, strict=True)
-        ],
+        leads=leads,
     )
 
 
@@ -129,16 +138,33 @@ def _number(value: int | float | Decimal | None) -> int | float | None:
     return value
 
 
-def read_beats(owner: str, ecg_id: str, lead_name: str, start: int, end: int | None) -> LeadBeats:
-    """The lead's beats in [start, end), found again by the same detector that counted them."""
-    item = _owned(owner, ecg_id)
+def _lead_index(item: EcgItem, lead_name: str) -> int:
     names = [lead.name for lead in item.leads]
     if lead_name not in names:
         raise NotFound(f"this ECG has no lead named {lead_name!r}", "lead_not_found")
+    return names.index(lead_name)
+
+
+def read_window(owner: str, ecg_id: str, lead_name: str, start: int, count: int) -> SignalWindow:
+    """`count` samples of one lead from `start`, cut short at the lead's end."""
+    item = _owned(owner, ecg_id)
+    index = _lead_index(item, lead_name)
+    length = int(item.leads[index].number_of_samples)
+    if start >= length:
+        raise BadRequest(f"start must be before the lead's end ({length} samples)", "invalid_query")
+    signal = decode_signals(ecgs.get_payload(item))[index]
+    window = signal[start : start + count]
+    return SignalWindow(item.ecg_id, lead_name, _shown_rate(item), start, window.tolist())
+
+
+def read_beats(owner: str, ecg_id: str, lead_name: str, start: int, end: int | None) -> LeadBeats:
+    """The lead's beats in [start, end), found again by the same detector that counted them."""
+    item = _owned(owner, ecg_id)
+    index = _lead_index(item, lead_name)
     rate = _rate(item)
     if rate is None:
         return LeadBeats(item.ecg_id, lead_name, None, None)
-    signal = decode_signals(ecgs.get_payload(item))[names.index(lead_name)]
+    signal = decode_signals(ecgs.get_payload(item))[index]
     beats = rhythm.detect_beats(signal, rate)
     window = beats[(beats >= start) & (beats < (signal.size if end is None else end))]
     return LeadBeats(item.ecg_id, lead_name, _shown_rate(item), window.tolist())

@@ -99,3 +99,50 @@ def test_beats_of_another_users_ecg_are_404(api: Api, alice: str):
     upload(api, alice, "mine", [{"name": "I", "signal": [1]}], sampling_rate_hz=500)
     bob = api.user_token("bob")
     assert api.call("GET", "/ecgs/mine/beats?lead=I", bob).status == 404
+
+
+def test_a_signal_window_is_count_samples_from_start_cut_short_at_the_end(api: Api, alice: str):
+    signal = list(range(-50, 50))
+    upload(
+        api,
+        alice,
+        "win",
+        [{"name": "I", "signal": [0]}, {"name": "II", "signal": signal}],
+        sampling_rate_hz=250,
+    )
+    window = api.call("GET", "/ecgs/win/signal?lead=II&start=10&count=5", alice).json
+    assert window == {
+        "id": "win",
+        "lead": "II",
+        "sampling_rate_hz": 250,
+        "start": 10,
+        "signal": signal[10:15],
+    }
+    tail = api.call("GET", "/ecgs/win/signal?lead=II&start=95&count=500000", alice).json
+    assert tail["signal"] == signal[95:]
+    assert api.call("GET", "/ecgs/win/signal?lead=II", alice).json["signal"] == signal
+
+
+@pytest.mark.parametrize(
+    "query", ["?lead=II&start=100", "?lead=II&count=0", "?lead=II&count=500001", "?start=0"]
+)
+def test_a_signal_window_outside_the_lead_or_the_limits_is_400(api: Api, alice: str, query: str):
+    upload(api, alice, "win", [{"name": "II", "signal": list(range(100))}])
+    assert api.call("GET", f"/ecgs/win/signal{query}", alice).status == 400
+
+
+def test_a_signal_window_of_an_unknown_lead_is_404(api: Api, alice: str):
+    upload(api, alice, "win", [{"name": "II", "signal": [1]}])
+    assert api.call("GET", "/ecgs/win/signal?lead=V1", alice).json["code"] == "lead_not_found"
+
+
+def test_an_ecg_of_more_than_2_000_000_samples_comes_back_without_signals(
+    api: Api, alice: str, monkeypatch: pytest.MonkeyPatch
+):
+    from chalicelib.ecg import service
+
+    monkeypatch.setattr(service, "MAX_SAMPLES_IN_ONE_READ", 5)
+    upload(api, alice, "long", [{"name": "I", "signal": [1, 2, 3]}, {"name": "II", "signal": [4, 5, 6]}])
+    leads = api.call("GET", "/ecgs/long", alice).json["leads"]
+    assert leads == [{"name": "I", "number_of_samples": 3}, {"name": "II", "number_of_samples": 3}]
+    assert api.call("GET", "/ecgs/long/signal?lead=II", alice).json["signal"] == [4, 5, 6]

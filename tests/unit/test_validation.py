@@ -98,10 +98,14 @@ def test_body_that_is_not_json_is_unsupported():
 
 @pytest.mark.parametrize(
     "date",
-    ["2026-11-27T10:00:00Z", "2026-11-27T10:00:00", "2026-11-27T10:00:00.250+02:00", "2026-11-27t10:00:00z"],
+    ["2026-11-27T10:00:00Z", "2026-11-27T10:00:00.250+02:00", "2026-11-27t10:00:00z", "2016-12-31T23:59:60Z"],
 )
-def test_rfc_3339_date_times_are_accepted(date: str):
+def test_rfc_3339_date_times_are_accepted_as_uploaded(date: str):
     assert parse(body(date=date)).date == date
+
+
+def test_a_date_without_an_offset_is_utc_and_returned_with_z():
+    assert parse(body(date="2026-11-27T10:00:00.5")).date == "2026-11-27T10:00:00.5Z"
 
 
 @pytest.mark.parametrize(
