@@ -7,7 +7,7 @@ read of the insights recomputes what is stale and saves it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,13 +37,17 @@ def rhythm_insights(signal: np.ndarray, sampling_rate_hz: float | None) -> Value
     """Beats and RR statistics; all null when the sampling rate is unknown."""
     if sampling_rate_hz is None:
         return dict.fromkeys(RHYTHM_FIELDS)
-    stats = rhythm.rr_statistics(rhythm.detect_beats(signal, sampling_rate_hz), sampling_rate_hz)
+    return _rhythm_values(rhythm.detect_beats(signal, sampling_rate_hz), sampling_rate_hz)
+
+
+def _rhythm_values(beats: np.ndarray, sampling_rate_hz: float) -> Values:
+    stats = rhythm.rr_statistics(beats, sampling_rate_hz)
     return {field: getattr(stats, field) for field in RHYTHM_FIELDS}
 
 
 CALCULATORS: dict[str, Calculator] = {
     "zero_crossings": Calculator(1, lambda signal, _: {"zero_crossings": zero_crossings(signal)}),
-    "rhythm": Calculator(1, rhythm_insights),
+    "rhythm": Calculator(2, rhythm_insights),
 }
 
 
@@ -56,6 +60,30 @@ def compute(
     for name in wanted:
         values.update(CALCULATORS[name].compute(signal, sampling_rate_hz))
     return values, {name: CALCULATORS[name].version for name in wanted}
+
+
+def compute_many(
+    signals: Sequence[np.ndarray], sampling_rate_hz: float | None, names: list[str] | None = None
+) -> list[tuple[Values, dict[str, int]]]:
+    """`compute` of each lead of one ECG (the same values), the beats of all leads found together
+    (`rhythm.detect_beats_many`, faster than lead by lead)."""
+    wanted = list(CALCULATORS) if names is None else names
+    versions = {name: CALCULATORS[name].version for name in wanted}
+    beats = (
+        rhythm.detect_beats_many(signals, sampling_rate_hz)
+        if "rhythm" in wanted and sampling_rate_hz is not None
+        else None
+    )
+    results: list[tuple[Values, dict[str, int]]] = []
+    for index, signal in enumerate(signals):
+        values: Values = {}
+        for name in wanted:
+            if name == "rhythm" and beats is not None and sampling_rate_hz is not None:
+                values.update(_rhythm_values(beats[index], sampling_rate_hz))
+            else:
+                values.update(CALCULATORS[name].compute(signal, sampling_rate_hz))
+        results.append((values, dict(versions)))
+    return results
 
 
 def stale(versions: dict[str, int]) -> list[str]:

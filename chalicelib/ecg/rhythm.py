@@ -20,9 +20,11 @@ Every length is set in seconds from physiology, so one design serves any samplin
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +34,10 @@ FloatArray = npt.NDArray[np.float64]
 IndexArray = npt.NDArray[np.int64]
 
 BLOCK_SAMPLES = 1 << 16  # the unit of feature computation; large enough to amortise NumPy calls
+# One-block leads of equal length share the candidate stage's NumPy calls in groups of this many
+# samples: arrays up to 96 kB, below the size from which each allocation maps fresh memory
+# (glibc's default threshold is 128 kB), whose page faults cost more than the calls saved.
+GROUP_SAMPLES = 12_288
 SMOOTHING_S = 0.02  # low-pass boxcar, applied twice: zero at 50 Hz, keeps the QRS band
 SLOPE_SPAN_S = 0.008  # half the derivative's span
 BASELINE_S = 0.2  # longer than a QRS: what a moving mean this long follows is baseline
@@ -99,18 +105,26 @@ def _box_sum(values: FloatArray, width: int, combine: np.ufunc = np.add) -> Floa
     `width`: faster than a cumulative sum (which NumPy runs serially) and free of its rounding drift.
     """
     length = len(values) - width + 1
+    first: FloatArray | None = None
     total: FloatArray | None = None
     span, offset, power = 1, 0, values
     while True:
         if width & span:
             piece = power[offset : offset + length]
-            total = piece.copy() if total is None else combine(total, piece)
+            if first is None:
+                first = piece
+            elif total is None:
+                total = combine(first, piece)
+            else:
+                combine(total, piece, out=total)  # in place: the same sums, one array fewer
             offset += span
         if 2 * span > width:
             break
         power = combine(power[:-span], power[span:])
         span *= 2
-    assert total is not None
+    if total is None:
+        assert first is not None
+        return first.copy()
     return total
 
 
@@ -166,17 +180,31 @@ class _Design:
         return max(energy_side, baseline_side)
 
 
+@functools.lru_cache(maxsize=32)
+def _design(fs: float) -> _Design:
+    """The design for a rate, made once (a few rates recur: 250, 360, 500, 1000 Hz)."""
+    return _Design.for_rate(fs)
+
+
 def _features(window: FloatArray, design: _Design) -> tuple[FloatArray, FloatArray]:
     """Baseline-free signal and slope energy for the centre of `window` (context trimmed off)."""
-    centred = window - window[0]  # small numbers keep the cumulative sums precise
+    centred = window - window[0]  # small numbers keep the window sums precise
+    return _centred_features(centred, design)
+
+
+def _centred_features(centred: FloatArray, design: _Design) -> tuple[FloatArray, FloatArray]:
+    """`_features` of a window already less its first sample (`centred` is used up)."""
     width = design.smoothing
-    smooth = _box_sum(_box_sum(centred, width), width) / (width * width)
+    smooth = _box_sum(_box_sum(centred, width), width)
+    smooth /= width * width
     span = design.slope_span
     slope = smooth[2 * span :] - smooth[: len(smooth) - 2 * span]
-    energy = _box_sum(slope * slope, design.energy)
-    baseline = _box_sum(smooth, design.baseline) / design.baseline
-    level = smooth[(design.baseline - 1) // 2 : len(smooth) - (design.baseline - 1) // 2] - baseline
-    block = len(window) - 2 * design.context
+    energy = _box_sum(np.multiply(slope, slope, out=slope), design.energy)
+    baseline = _box_sum(smooth, design.baseline)
+    baseline /= design.baseline
+    half = (design.baseline - 1) // 2
+    level = np.subtract(smooth[half : len(smooth) - half], baseline, out=baseline)
+    block = len(centred) - 2 * design.context
     return _centre(level, block), _centre(energy, block)
 
 
@@ -262,47 +290,84 @@ class _CandidateStream:
 
     def _scan(self, until: int) -> list[tuple[int, int, float]]:
         energy = self._energy
-        rising = energy[1:-1] > energy[:-2]
-        peaks = np.flatnonzero(rising & (energy[1:-1] >= energy[2:])) + 1
-        if len(energy) >= 2 and self._offset + len(energy) == until and energy[-1] > energy[-2]:
-            peaks = np.append(peaks, len(energy) - 1)
-        peaks = self._dominant(peaks)
+        last = len(energy) >= 2 and self._offset + len(energy) == until
+        peaks = _energy_peaks(energy, last)
+        peaks = peaks[_dominant(peaks, energy, self._design.dominance)]
         absolute = peaks + self._offset
         peaks = peaks[(absolute >= self._scanned) & (absolute < until)]
         self._scanned = max(self._scanned, until)
-        if len(peaks) == 0:
-            return []
-        reach = self._design.r_search
-        windows = np.clip(peaks[:, None] + np.arange(-reach, reach + 1), 0, len(self._level) - 1)
-        strongest = np.argmax(np.abs(self._level[windows]), axis=1)
-        r_peaks = windows[np.arange(len(peaks)), strongest] + self._offset
-        sizes = np.sqrt(energy[peaks]) * self._balance(peaks)
-        return list(zip((peaks + self._offset).tolist(), r_peaks.tolist(), sizes.tolist(), strict=True))
+        return _candidates(peaks, self._level, energy, self._offset, self._design)
 
-    def _balance(self, peaks: IndexArray) -> FloatArray:
-        """How far each complex both rises and falls: a QRS does, a baseline step only goes one way
-        (Hamilton-Tompkins' baseline-shift check). 1 when the weaker edge is at least BALANCED_EDGE
-        of the stronger, falling in proportion below that."""
-        reach = self._design.qrs_reach
-        windows = np.clip(peaks[:, None] + np.arange(-reach, reach + 1), 0, len(self._level) - 1)
-        steps = np.diff(self._level[windows], axis=1)
-        rise, fall = np.maximum(steps.max(axis=1), 0.0), np.maximum(-steps.min(axis=1), 0.0)
-        weaker, stronger = np.minimum(rise, fall), np.maximum(rise, fall)
-        ratio: FloatArray = np.divide(weaker, stronger, out=np.ones(len(peaks)), where=stronger > 0)
-        return np.minimum(1.0, ratio / BALANCED_EDGE)
 
-    def _dominant(self, peaks: IndexArray) -> IndexArray:
-        """Peaks not beaten by another peak within the dominance distance (ties: the earlier wins):
-        bigger than every peak up to that far before, at least as big as every one up to that far after."""
-        if len(peaks) < 2:
-            return peaks
-        reach = self._design.dominance
-        heights = np.full(len(self._energy) + 2 * reach + 1, -np.inf)
-        heights[peaks + reach + 1] = self._energy[peaks]
-        highest = _box_sum(heights, reach, np.maximum)  # highest[j]: the highest of heights[j : j + reach]
-        values = self._energy[peaks]
-        keep = (values > highest[peaks + 1]) & (values >= highest[peaks + reach + 2])
-        return peaks[keep]
+def _energy_peaks(energy: FloatArray, last: bool) -> IndexArray:
+    """Local maxima of the slope energy (the first of a flat top); the last sample too if `last`
+    and rising (the signal ends there)."""
+    middle = energy[1:-1]
+    peaks = np.flatnonzero((middle > energy[:-2]) & (middle >= energy[2:])) + 1
+    if last and energy[-1] > energy[-2]:
+        peaks = np.append(peaks, len(energy) - 1)
+    return peaks
+
+
+def _dominant(
+    keys: IndexArray, energy: FloatArray, reach: int, peaks: IndexArray | None = None
+) -> IndexArray:
+    """Which peaks are not beaten by another peak within `reach` samples (ties: the earlier wins):
+    bigger than every peak up to that far before, at least as big as every one up to that far after.
+    `keys` are the peaks' ascending positions, `peaks` their indices in `energy` (the same by default).
+    Returns the indices of the dominant peaks in `keys`.
+
+    Only the peaks are compared (a maximum is exact whatever the order): for each, the ranges of
+    peaks before and after it within reach, their maxima taken by one `reduceat`.
+    """
+    count = len(keys)
+    if count < 2:
+        return np.arange(count)
+    values = energy[keys if peaks is None else peaks]
+    bounds = np.empty((count, 4), dtype=np.intp)
+    own = bounds[:, 1]
+    own[:] = np.arange(count)
+    bounds[:, 0] = np.searchsorted(keys, keys - reach)  # the first peak within reach before
+    np.add(own, 1, out=bounds[:, 2])
+    bounds[:, 3] = np.searchsorted(keys, keys + reach, side="right")  # past the last within reach after
+    # maxima over [first, own), [own, own + 1), [own + 1, stop), and a range to ignore
+    maxima = np.maximum.reduceat(np.concatenate((values, [-np.inf])), bounds.ravel()).reshape(count, 4)
+    before = np.where(bounds[:, 0] < own, maxima[:, 0], -np.inf)
+    after = np.where(bounds[:, 2] < bounds[:, 3], maxima[:, 2], -np.inf)
+    kept: IndexArray = ((values > before) & (values >= after)).nonzero()[0]
+    return kept
+
+
+def _candidates(
+    peaks: IndexArray, level: FloatArray, energy: FloatArray, offset: int, design: _Design
+) -> list[tuple[int, int, float]]:
+    """(energy peak, R peak, size) of each candidate; indices in the arrays plus `offset`."""
+    if len(peaks) == 0:
+        return []
+    reach = design.r_search
+    windows = np.clip(peaks[:, None] + np.arange(-reach, reach + 1), 0, len(level) - 1)
+    strongest = np.argmax(np.abs(level[windows]), axis=1)
+    r_peaks = windows[np.arange(len(peaks)), strongest] + offset
+    sizes = np.sqrt(energy[peaks]) * _balance(peaks, level, design.qrs_reach)
+    return list(zip((peaks + offset).tolist(), r_peaks.tolist(), sizes.tolist(), strict=True))
+
+
+def _balance(peaks: IndexArray, level: FloatArray, reach: int) -> FloatArray:
+    """`_edge_balance` of the complexes at `peaks`."""
+    windows = np.clip(peaks[:, None] + np.arange(-reach, reach + 1), 0, len(level) - 1)
+    return _edge_balance(level[windows])
+
+
+def _edge_balance(around: FloatArray) -> FloatArray:
+    """How far each complex (a row of `around`: the baseline-free signal from QRS_REACH_S before its
+    energy peak to as far after) both rises and falls: a QRS does, a baseline step only goes one way
+    (Hamilton-Tompkins' baseline-shift check). 1 when the weaker edge is at least BALANCED_EDGE of
+    the stronger, falling in proportion below that."""
+    steps = around[:, 1:] - around[:, :-1]
+    rise, fall = np.maximum(steps.max(axis=1), 0.0), np.maximum(-steps.min(axis=1), 0.0)
+    weaker, stronger = np.minimum(rise, fall), np.maximum(rise, fall)
+    ratio: FloatArray = np.divide(weaker, stronger, out=np.ones(len(around)), where=stronger > 0)
+    return np.minimum(1.0, ratio / BALANCED_EDGE)
 
 
 def _quantile(ordered: list[float], fraction: float) -> float:
@@ -320,24 +385,35 @@ def _alike(first: tuple[float, float], second: tuple[float, float]) -> bool:
 
 
 class _Recent:
-    """The last `size` values, also kept sorted so that their quantiles cost no sort."""
+    """The last `size` values, also kept sorted so that their quantiles cost no sort, and their
+    median (NaN while there are none), kept up to date."""
+
+    __slots__ = ("_size", "_values", "median", "ordered")
 
     def __init__(self, size: int) -> None:
+        self._size = size
         self._values: deque[float] = deque(maxlen=size)
         self.ordered: list[float] = []
+        self.median = math.nan
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self.ordered)  # as long as self._values
 
     def append(self, value: float) -> None:
-        if len(self._values) == self._values.maxlen:
-            del self.ordered[bisect.bisect_left(self.ordered, self._values[0])]
+        ordered = self.ordered
+        if len(ordered) == self._size:
+            del ordered[bisect.bisect_left(ordered, self._values[0])]
         self._values.append(value)
-        bisect.insort(self.ordered, value)
+        bisect.insort(ordered, value)
+        position = 0.5 * (len(ordered) - 1)  # _quantile(ordered, 0.5), inline
+        below = int(position)
+        above = min(below + 1, len(ordered) - 1)
+        self.median = ordered[below] + (position - below) * (ordered[above] - ordered[below])
 
     def remove(self, value: float) -> None:
         self._values.remove(value)
         self.ordered.remove(value)
+        self.median = _quantile(self.ordered, 0.5) if self.ordered else math.nan
 
     def quantile(self, fraction: float) -> float:
         return _quantile(self.ordered, fraction)
@@ -360,16 +436,23 @@ class _Decision:
         self._last: tuple[int, int, float] | None = None
         self._cached_threshold: float | None = None
         self._noisy = False  # noise level at least NOISY of the signal level (set with the threshold)
+        # The usual RR: median of the recent ones (robust to a missed or extra beat); before any, 60 bpm.
+        # The decision looks LOOKAHEAD_RR of it past a candidate (rivals of a rhythm choice, their paths).
         self._usual_rr = design.resting_rr
 
     def add(self, candidates: list[tuple[int, int, float]], horizon: int | None) -> list[int]:
         """Decide candidates whose look-ahead is complete (all of them when horizon is None)."""
         self._queue.extend(candidates)
         beats: list[int] = []
-        if not self._signal and not self._learn(horizon):
+        if not self._signal.ordered and not self._learn(horizon):
             return beats
-        while self._queue and (horizon is None or self._queue[0][0] + self._lookahead() <= horizon):
-            self._decide(self._queue.popleft(), beats)
+        queue = self._queue
+        if horizon is None:
+            while queue:
+                self._decide(queue.popleft(), beats)
+        else:
+            while queue and queue[0][0] + LOOKAHEAD_RR * self._usual_rr <= horizon:
+                self._decide(queue.popleft(), beats)
         if horizon is None:
             self._search_back(None, beats)
         return beats
@@ -385,29 +468,29 @@ class _Decision:
         self._signal.append(max(sizes))
         return True
 
-    def _expected_rr(self) -> float:
-        """The usual RR: median of the recent ones (robust to a missed or extra beat); before any, 60 bpm."""
-        return self._usual_rr
-
-    def _lookahead(self) -> float:
-        """How far past a candidate the decision looks: the rivals of a rhythm choice and their paths."""
-        return LOOKAHEAD_RR * self._expected_rr()
-
     def _threshold(self) -> float:
-        if self._cached_threshold is None:
-            signal = self._signal.quantile(0.5)
-            noise = self._noise.quantile(0.5) if self._noise else 0.0
+        threshold = self._cached_threshold
+        if threshold is None:
+            noises = self._noise.ordered
+            signal = self._signal.median
+            noise = self._noise.median if noises else 0.0
             threshold = noise + THRESHOLD_FRACTION * (signal - noise)
-            self._noisy = bool(self._noise) and noise >= NOISY * signal
-            if len(self._noise) >= NOISE_KNOWN:
-                threshold = min(threshold, CLEAR_OF_NOISE * self._noise.ordered[-1])
+            self._noisy = bool(noises) and noise >= NOISY * signal
+            if len(noises) >= NOISE_KNOWN:
+                threshold = min(threshold, CLEAR_OF_NOISE * noises[-1])
             self._cached_threshold = threshold
-        return self._cached_threshold
+        return threshold
 
     def _decide(self, candidate: tuple[int, int, float], beats: list[int]) -> None:
-        self._search_back(candidate[0], beats)
         position, _, size = candidate
         last = self._last
+        if (
+            last is not None
+            and len(self._missed) > self._dismissed
+            and position > last[0] + SEARCH_BACK_RR * self._usual_rr
+        ):  # else search-back has nothing to do yet
+            self._search_back(position, beats)
+            last = self._last
         if last is not None and position - last[0] < self._design.refractory:
             return
         threshold = self._threshold()
@@ -415,7 +498,8 @@ class _Decision:
         if verdict is None:
             verdict = size > threshold and not self._is_t_wave(candidate) and not self._has_rival(candidate)
         if verdict:
-            self._rescue(position, beats)
+            if self._missed:  # else no complex can be hidden
+                self._rescue(position, beats)
             self._accept(candidate, beats)
         else:
             self._noise.append(size)
@@ -438,8 +522,8 @@ class _Decision:
         floor = SEARCH_BACK_FRACTION * self._threshold()
         if candidate[2] <= floor or self._is_t_wave(candidate):
             return None
-        rr = self._expected_rr()
-        until = candidate[0] + self._lookahead()
+        rr = self._usual_rr
+        until = candidate[0] + LOOKAHEAD_RR * rr
         plausible = [candidate]
         for other in self._queue:
             if other[0] > until:
@@ -480,10 +564,10 @@ class _Decision:
         if (
             last is None
             or len(self._rr) < RHYTHM_KNOWN
-            or candidate[0] - last[0] >= PREMATURE_RR * self._expected_rr()
+            or candidate[0] - last[0] >= PREMATURE_RR * self._usual_rr
         ):
             return False
-        until = candidate[0] + RIVAL_RR * self._expected_rr()
+        until = candidate[0] + RIVAL_RR * self._usual_rr
         for other in self._queue:
             if other[0] > until:
                 return False
@@ -502,7 +586,7 @@ class _Decision:
     def _search_back(self, now: int | None, beats: list[int]) -> None:
         """Over a gap of more than 1.66 usual RRs, accept the biggest peak missed in it."""
         while self._last is not None and len(self._missed) > self._dismissed:
-            limit = self._last[0] + SEARCH_BACK_RR * self._expected_rr()
+            limit = self._last[0] + SEARCH_BACK_RR * self._usual_rr
             if now is not None and now <= limit:
                 return
             floor = SEARCH_BACK_FRACTION * self._threshold()
@@ -531,7 +615,7 @@ class _Decision:
             else:
                 start = self._last[0]
                 gap = until - start
-                usual = gap >= RESCUE_RR * self._expected_rr()
+                usual = gap >= RESCUE_RR * self._usual_rr
                 if not usual and gap < design.slow_gap:
                     return
                 split = RESCUE_SPLIT * gap
@@ -585,7 +669,7 @@ class _Decision:
             rr = candidate[0] - last[0]
             if self._design.rr_min <= rr <= self._design.rr_max:
                 self._rr.append(rr)
-                self._usual_rr = self._rr.quantile(0.5)
+                self._usual_rr = self._rr.median
         self._signal.append(candidate[2])
         self._beats_since_hidden += 1
         self._cached_threshold = None
@@ -596,6 +680,17 @@ class _Decision:
         beats.append(candidate[1])
 
 
+def _checked_rate(sampling_rate_hz: float) -> float:
+    if not math.isfinite(sampling_rate_hz) or sampling_rate_hz <= 0:
+        raise ValueError("sampling_rate_hz must be a positive number")
+    return float(sampling_rate_hz)
+
+
+def _lookahead(design: _Design) -> int:
+    """Samples past a candidate that stage 2 needs before it is final (so stage 3 may decide it)."""
+    return design.dominance + design.r_search + 1
+
+
 class BeatDetector:
     """Streaming R-peak detector: feed chunks, get the beats that became final, then finish.
 
@@ -604,13 +699,11 @@ class BeatDetector:
     """
 
     def __init__(self, sampling_rate_hz: float) -> None:
-        if not math.isfinite(sampling_rate_hz) or sampling_rate_hz <= 0:
-            raise ValueError("sampling_rate_hz must be a positive number")
-        design = _Design.for_rate(float(sampling_rate_hz))
+        design = _design(_checked_rate(sampling_rate_hz))
         self._features = _FeatureStream(design)
         self._candidates = _CandidateStream(design)
         self._decision = _Decision(design)
-        self._lookahead = design.dominance + design.r_search + 1
+        self._lookahead = _lookahead(design)
 
     def feed(self, chunk: npt.ArrayLike) -> IndexArray:
         """Add the next samples; returns the absolute sample indices of beats now final."""
@@ -634,9 +727,93 @@ class BeatDetector:
 
 def detect_beats(signal: npt.ArrayLike, sampling_rate_hz: float) -> IndexArray:
     """R-peak sample indices (ascending) of one ECG lead in any units, with any baseline offset."""
-    detector = BeatDetector(sampling_rate_hz)
-    head = detector.feed(signal)
-    return np.concatenate([head, detector.finish()])
+    return detect_beats_many([signal], sampling_rate_hz)[0]
+
+
+def detect_beats_many(signals: Sequence[npt.ArrayLike], sampling_rate_hz: float) -> list[IndexArray]:
+    """`detect_beats` of each lead (the same beats), faster for the leads of one ECG: leads of equal
+    length that fit one block share each NumPy call of the candidate stage."""
+    design = _design(_checked_rate(sampling_rate_hz))
+    leads = [np.asarray(signal, dtype=np.float64).ravel() for signal in signals]
+    found: list[IndexArray | None] = [None] * len(leads)
+    alike: dict[int, list[int]] = {}  # one-block leads by length
+    for index, samples in enumerate(leads):
+        if len(samples) < BLOCK_SAMPLES + design.context:
+            alike.setdefault(len(samples), []).append(index)
+        else:  # longer: streamed in blocks
+            detector = BeatDetector(sampling_rate_hz)
+            found[index] = np.concatenate([detector.feed(samples), detector.finish()])
+    for length, indices in alike.items():
+        for index, beats in zip(
+            indices, _detect_one_block([leads[i] for i in indices], length, design), strict=True
+        ):
+            found[index] = beats
+    return [beats for beats in found if beats is not None]
+
+
+def _detect_one_block(leads: list[FloatArray], length: int, design: _Design) -> list[IndexArray]:
+    """`detect_beats` of leads of `length` samples, which the stream takes as one block (at its end),
+    without the stream's bookkeeping: the same arithmetic on the same numbers, so the same beats."""
+    if length == 0:
+        return [np.zeros(0, dtype=np.int64) for _ in leads]
+    context = design.context
+    centred = np.empty(length + 2 * context)
+    group = max(1, GROUP_SAMPLES // length)
+    candidates: list[list[tuple[int, int, float]]] = []
+    for begin in range(0, len(leads), group):
+        count = min(group, len(leads) - begin)
+        levels = np.empty((count, length))
+        energies = np.empty((count, length))
+        for row, samples in enumerate(leads[begin : begin + count]):
+            # The stream's window: the block with its context on each side, padded with the first
+            # and last samples, less its first sample.
+            first = samples[0]
+            centred[:context] = first - first
+            np.subtract(samples, first, out=centred[context : context + length])
+            centred[context + length :] = samples[-1] - first
+            levels[row], energies[row] = _centred_features(centred, design)
+        candidates += _block_candidates(levels, energies, design)
+    horizon = length - _lookahead(design)
+    found = []
+    for lead in candidates:
+        decision = _Decision(design)
+        beats = decision.add(lead, horizon)
+        beats += decision.add([], None)
+        found.append(np.asarray(beats, dtype=np.int64))
+    return found
+
+
+def _block_candidates(
+    levels: FloatArray, energies: FloatArray, design: _Design
+) -> list[list[tuple[int, int, float]]]:
+    """Stage 2 of whole one-block leads (rows), all at once: what `_CandidateStream` finds in each.
+
+    The rows are laid end to end; the energy peaks of a row, and their windows, stay in the row."""
+    count, length = energies.shape
+    mask = np.zeros((count, length), dtype=bool)
+    middle = energies[:, 1:-1]
+    np.greater(middle, energies[:, :-2], out=mask[:, 1:-1])
+    mask[:, 1:-1] &= middle >= energies[:, 2:]
+    if length >= 2:  # the signal ends here: a last sample still rising is a peak
+        np.greater(energies[:, -1], energies[:, -2], out=mask[:, -1])
+    flat = mask.ravel().nonzero()[0]  # by row, then by sample
+    row_starts = flat - flat % length
+    # dominance, on positions spread so that rows are further apart than the dominance distance
+    reach = design.dominance
+    kept = _dominant(flat + row_starts // length * (2 * reach + 2), energies.ravel(), reach, flat)
+    starts = row_starts[kept]
+    peaks = flat[kept]
+    positions = peaks - starts  # in the row
+    # the R peak and the balance of the edges, in windows clipped to the row (as the stream clips)
+    qrs_reach, search = design.qrs_reach, design.r_search
+    windows = np.clip(positions[:, None] + np.arange(-qrs_reach, qrs_reach + 1), 0, length - 1)
+    around = levels.ravel()[windows + starts[:, None]]
+    strongest = np.abs(around[:, qrs_reach - search : qrs_reach + search + 1]).argmax(axis=1)
+    r_peaks = windows[np.arange(len(peaks)), qrs_reach - search + strongest]
+    sizes = np.sqrt(energies.ravel()[peaks]) * _edge_balance(around)
+    rows = np.searchsorted(starts, np.arange(count + 1) * length).tolist()
+    described = list(zip(positions.tolist(), r_peaks.tolist(), sizes.tolist(), strict=True))
+    return [described[rows[row] : rows[row + 1]] for row in range(count)]
 
 
 @dataclass(frozen=True)
@@ -687,19 +864,23 @@ class RRAccumulator:
         self._successive_squares += sum(step * step for step in steps)
 
     def result(self) -> RhythmStats:
-        """SDNN is the sample standard deviation (ddof=1, as HRV tools use), None below 3 beats,
-        as is RMSSD; mean RR and heart rate (60000 / unrounded mean RR) are None below 2 beats."""
+        """As the contract defines them: mean RR, heart rate (60000 / the unrounded mean RR) and
+        SDNN, the standard deviation of the RR intervals (over all of them, n in the
+        denominator), are None below 2 beats; RMSSD, the root mean square of successive RR
+        differences, below 3. One decimal each."""
         intervals = self._beats - 1
         if intervals < 1:
             return RhythmStats(self._beats, None, None, None, None)
         mean_ms = self._rr_sum / intervals * self._ms_per_sample
-        if intervals < 2:
-            return RhythmStats(self._beats, round(60000 / mean_ms, 1), round(mean_ms, 1), None, None)
         spread = intervals * self._rr_squares - self._rr_sum * self._rr_sum  # exact: n^2 * variance
-        sdnn_ms = math.sqrt(spread / (intervals * (intervals - 1))) * self._ms_per_sample
-        rmssd_ms = math.sqrt(self._successive_squares / (intervals - 1)) * self._ms_per_sample
+        sdnn_ms = math.sqrt(spread) / intervals * self._ms_per_sample
+        rmssd_ms = (
+            round(math.sqrt(self._successive_squares / (intervals - 1)) * self._ms_per_sample, 1)
+            if intervals >= 2
+            else None
+        )
         return RhythmStats(
-            self._beats, round(60000 / mean_ms, 1), round(mean_ms, 1), round(sdnn_ms, 1), round(rmssd_ms, 1)
+            self._beats, round(60000 / mean_ms, 1), round(mean_ms, 1), round(sdnn_ms, 1), rmssd_ms
         )
 
 

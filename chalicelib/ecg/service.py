@@ -6,7 +6,6 @@ import uuid
 from decimal import Decimal
 
 import msgspec
-import numpy as np
 
 from chalicelib.clock import now_iso
 from chalicelib.ecg import insights, rhythm
@@ -51,11 +50,15 @@ def summary(item: EcgItem) -> EcgSummary:
     )
 
 
-def _lead_attribute(name: str, signal: np.ndarray, sampling_rate_hz: float | None) -> LeadSummaryAttribute:
-    values, versions = insights.compute(signal, sampling_rate_hz)
-    return LeadSummaryAttribute(  # type: ignore[no-untyped-call]
-        name=name, number_of_samples=signal.size, insights=values, insight_versions=versions
-    )
+def _lead_attributes(upload: EcgUpload) -> list[LeadSummaryAttribute]:
+    """Every lead's insights, the beats of all leads found together (faster than one by one)."""
+    results = insights.compute_many([lead.signal for lead in upload.leads], upload.sampling_rate_hz)
+    return [
+        LeadSummaryAttribute(  # type: ignore[no-untyped-call]
+            name=lead.name, number_of_samples=lead.signal.size, insights=values, insight_versions=versions
+        )
+        for lead, (values, versions) in zip(upload.leads, results, strict=True)
+    ]
 
 
 def _new_id(request_key: str | None) -> str:
@@ -72,7 +75,7 @@ def create(owner: str, upload: EcgUpload, request_key: str | None = None) -> Ecg
         date=upload.date,
         created_at=now_iso(),
         sampling_rate_hz=upload.sampling_rate_hz,
-        leads=[_lead_attribute(lead.name, lead.signal, upload.sampling_rate_hz) for lead in upload.leads],
+        leads=_lead_attributes(upload),
     )
     ecgs.create_ecg(item, encode_signals([lead.signal for lead in upload.leads]), request_key)
     return summary(item)

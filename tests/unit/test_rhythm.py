@@ -11,7 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.ecg.rhythm import BeatDetector, RhythmStats, RRAccumulator, detect_beats, rr_statistics
+from chalicelib.ecg.rhythm import (
+    BeatDetector,
+    RhythmStats,
+    RRAccumulator,
+    detect_beats,
+    detect_beats_many,
+    rr_statistics,
+)
 
 # (offset from the R peak in s, width in s, amplitude in mV) for Q, R, S and T
 NORMAL_BEAT = [(-0.025, 0.010, -0.15), (0.0, 0.012, 1.0), (0.025, 0.010, -0.3), (0.25, 0.045, 0.3)]
@@ -263,7 +270,7 @@ def reference_stats(beats: np.ndarray, fs: float) -> tuple[float, float | None, 
         for earlier, later in zip(beats.tolist(), beats[1:].tolist(), strict=False)
     ]
     steps = [later - earlier for earlier, later in itertools.pairwise(rr)]
-    sdnn = statistics.stdev(rr) if len(rr) >= 2 else None
+    sdnn = statistics.pstdev(rr) if rr else None
     rmssd = math.sqrt(statistics.fmean([step * step for step in steps])) if steps else None
     return statistics.mean(rr), sdnn, rmssd
 
@@ -308,12 +315,12 @@ def test_one_beat_gives_all_null() -> None:
     assert rr_statistics(np.array([100]), 360) == RhythmStats(1, None, None, None, None)
 
 
-def test_two_beats_give_rate_and_mean_but_no_variability() -> None:
-    assert rr_statistics(np.array([0, 360]), 360) == RhythmStats(2, 60.0, 1000.0, None, None)
+def test_two_beats_give_rate_mean_and_a_zero_sdnn_but_no_rmssd() -> None:
+    assert rr_statistics(np.array([0, 360]), 360) == RhythmStats(2, 60.0, 1000.0, 0.0, None)
 
 
 def test_three_beats_give_every_value() -> None:
-    assert rr_statistics(np.array([0, 360, 900]), 360) == RhythmStats(3, 48.0, 1250.0, 353.6, 500.0)
+    assert rr_statistics(np.array([0, 360, 900]), 360) == RhythmStats(3, 48.0, 1250.0, 250.0, 500.0)
 
 
 def test_heart_rate_comes_from_the_unrounded_mean() -> None:
@@ -330,3 +337,43 @@ def test_accumulator_rejects_beats_before_ones_already_added() -> None:
     accumulator.add(np.array([100, 200]))
     with pytest.raises(ValueError, match="ascending"):
         accumulator.add(np.array([150]))
+
+
+# A lead shorter than one block plus its context is detected in one go, without the stream.
+ONE_BLOCK_LIMIT = 65_536 + 60  # BLOCK_SAMPLES + the context at 500 Hz
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    st.sampled_from([ONE_BLOCK_LIMIT - 1, ONE_BLOCK_LIMIT, 5_000]),
+    st.lists(st.integers(0, ONE_BLOCK_LIMIT), max_size=4),
+)
+def test_one_block_fast_path_equals_the_stream_however_chunked(length: int, cuts: list[int]) -> None:
+    rng = np.random.default_rng(length)
+    beat_times = list(np.cumsum(rng.normal(0.8, 0.05, size=int(length / 500 / 0.8))))
+    signal = synthetic_ecg(beat_times, 500, length / 500) + rng.normal(0, 8, length)
+    detector = BeatDetector(500)
+    bounds = [0, *sorted(min(cut, length) for cut in cuts), length]
+    parts = [detector.feed(signal[a:b]) for a, b in itertools.pairwise(bounds)]
+    streamed = np.concatenate([*parts, detector.finish()])
+    assert len(streamed) > 10
+    assert np.array_equal(detect_beats(signal, 500), streamed)
+
+
+def test_leads_detected_together_give_each_lead_s_beats() -> None:
+    rng = np.random.default_rng(3)
+    leads = [
+        np.round(synthetic_ecg(regular(rate, 10), 500, 10) * gain + rng.normal(0, 5, 5000)).astype(np.int32)
+        for rate, gain in itertools.product([55, 72, 130], [1.0, -0.6, 2.5, 0.3])
+    ]
+    leads += [
+        leads[0][:3000],
+        leads[1][:64_000],
+        np.zeros(0),
+        np.tile(leads[2], 14),
+    ]  # other lengths, streamed
+    together = detect_beats_many(leads, 500)
+    assert len(together) == len(leads)
+    for lead, beats in zip(leads, together, strict=True):
+        assert beats.dtype == np.int64
+        assert np.array_equal(beats, detect_beats(lead, 500))
