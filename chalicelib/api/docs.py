@@ -1,7 +1,12 @@
-"""GET /openapi.json: the contract, served to anyone.
+"""GET /openapi.json, the contract, and GET /docs, Swagger UI over it: served to anyone.
 
 openapi.yaml is the source; `make openapi` writes chalicelib/openapi.json from it (a test keeps
-the two equal), so the function serves bytes as they are, with no YAML parser in the zip."""
+the two equal), so the function serves bytes as they are, with no YAML parser in the zip.
+
+/docs is a page (chalicelib/web/docs.html) and three same-origin files it loads: Swagger UI's
+bundle and stylesheet, vendored from npm (chalicelib/web/README.md), and init.js, which starts
+it. No CDN, no inline script or style: the page's Content-Security-Policy allows this origin
+only (images also as `data:` URLs, which Swagger UI's stylesheet uses for its icons)."""
 
 from __future__ import annotations
 
@@ -15,6 +20,23 @@ from chalicelib.api.routing import route
 
 docs_routes = Blueprint(__name__)
 OPENAPI_JSON = Path(__file__).resolve().parent.parent / "openapi.json"
+WEB = Path(__file__).resolve().parent.parent / "web"
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    )
+)
+HTML = "text/html; charset=utf-8"
+JAVASCRIPT = "text/javascript; charset=utf-8"
+CSS = "text/css; charset=utf-8"
 
 
 @cache
@@ -22,6 +44,43 @@ def openapi_json() -> str:
     return OPENAPI_JSON.read_text(encoding="utf-8")
 
 
+@cache
+def web_file(name: str) -> str:
+    """A file of chalicelib/web, read on its first request (nothing is read at import)."""
+    return (WEB / name).read_text(encoding="utf-8")
+
+
+def _file(name: str, content_type: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=web_file(name), status_code=200, headers={"Content-Type": content_type, **(headers or {})}
+    )
+
+
 @route(docs_routes, "/openapi.json", "GET", public=True)
 def get_openapi() -> Response:
     return Response(body=openapi_json(), status_code=200, headers=dict(JSON_HEADERS))
+
+
+@route(docs_routes, "/docs", "GET", public=True)
+def get_docs() -> Response:
+    path = (docs_routes.current_request.context or {}).get("path", "")
+    if path.endswith("/"):
+        # /docs/ reaches this view too (`make run` routes it here); the page's relative links
+        # would miss its files from there.
+        return Response(body="", status_code=308, headers={"Location": "../docs"})
+    return _file("docs.html", HTML, {"Content-Security-Policy": CONTENT_SECURITY_POLICY})
+
+
+@route(docs_routes, "/docs/swagger-ui-bundle.js", "GET", public=True)
+def get_swagger_ui_bundle() -> Response:
+    return _file("swagger-ui/swagger-ui-bundle.js", JAVASCRIPT)
+
+
+@route(docs_routes, "/docs/swagger-ui.css", "GET", public=True)
+def get_swagger_ui_css() -> Response:
+    return _file("swagger-ui/swagger-ui.css", CSS)
+
+
+@route(docs_routes, "/docs/init.js", "GET", public=True)
+def get_docs_init() -> Response:
+    return _file("init.js", JAVASCRIPT)

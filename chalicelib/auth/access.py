@@ -25,7 +25,16 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("/ecgs/{id}/signal", "GET"): USER_ONLY,
 }
 
-PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({("/auth/token", "POST"), ("/openapi.json", "GET")})
+PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("/auth/token", "POST"),
+        ("/openapi.json", "GET"),
+        ("/docs", "GET"),
+        ("/docs/swagger-ui-bundle.js", "GET"),
+        ("/docs/swagger-ui.css", "GET"),
+        ("/docs/init.js", "GET"),
+    }
+)
 
 
 def roles_for(path: str, method: str) -> frozenset[Role]:

@@ -26,7 +26,7 @@ def test_every_role_table_entry_is_a_real_route():
     assert set(ROUTE_ROLES) <= set(APP_ROUTES)
 
 
-def test_only_login_and_the_openapi_document_are_public():
+def test_exactly_the_public_routes_of_the_access_table_have_no_authorizer():
     public = [route for route in APP_ROUTES if app.routes[route[0]][route[1]].authorizer is None]
     assert sorted(public) == sorted(PUBLIC_ROUTES)
 
