@@ -1,7 +1,8 @@
 """`make bench`: where the time and the bytes of the ingest path go, against a floor.
 
 Runs in one process with moto's in-memory DynamoDB and the Chalice test client (the same
-path as the API tests). Prints medians of repeated runs with min-max.
+path as the API tests). Prints medians of repeated runs with min-max. Then the local stack as a
+client meets it, over HTTP (bench/local_stack.py, which also runs alone).
 """
 
 from __future__ import annotations
@@ -284,6 +285,10 @@ def main() -> None:
     print("\ncold import, fresh interpreter with only requirements.txt on the path, median of 10")
     print(f"  app.py                       {app_ms:7.1f} ms   imports NumPy: {app_numpy}")
     print(f"  chalicelib.auth.authorizer   {auth_ms:7.1f} ms   imports NumPy: {auth_numpy}")
+
+    from bench.local_stack import run as local_stack_over_http
+
+    local_stack_over_http(RUNS)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """`make run`: the API on 127.0.0.1:$PORT against an embedded DynamoDB (moto's server).
 
-Starts the database on a free loopback port, creates the tables and the first admin, then
-serves the Chalice app behind the faithful API Gateway emulation. Ctrl-C or SIGTERM stops
-both; nothing is left running.
+Starts the database in a child process on a free loopback port, creates the tables and the
+first admin, then serves the Chalice app behind the faithful API Gateway emulation, a thread per
+connection. Ctrl-C or SIGTERM stops both; nothing is left running.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import secrets
 import signal
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from chalicelib.rules import readable
 
 DEFAULT_ADMIN_USERNAME = "admin"
 DEFAULT_ADMIN_PASSWORD = "change-me-now"
+DYNAMODB_CHILD = "--embedded-dynamodb"
 
 
 def free_port() -> int:
@@ -37,20 +39,54 @@ def free_port() -> int:
 
 @contextmanager
 def embedded_dynamodb() -> Iterator[str]:
-    """moto's DynamoDB in this process, on loopback only; yields its endpoint URL."""
-    from moto.server import ThreadedMotoServer
+    """moto's DynamoDB on loopback only, in a child process; yields its endpoint URL.
 
-    from devtools.dynamodb_idempotency import install
-
-    install()  # ClientRequestToken as DynamoDB honours it
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    DynamoDB is another service, not a library: in its own interpreter the database does not
+    compete with the API's request threads for one GIL. The child exits when its stdin closes:
+    when this process stops it, or dies in any way.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devtools.local_stack", DYNAMODB_CHILD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stdout is not None
     try:
-        yield f"http://127.0.0.1:{port}"
+        with process.stdout:
+            announced = process.stdout.readline().decode().strip()
+        if not announced.isdigit():
+            raise SystemExit("the embedded DynamoDB did not start")
+        yield f"http://127.0.0.1:{announced}"
     finally:
-        server.stop()
+        process.stdin.close()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def serve_dynamodb() -> int:
+    """The child of `embedded_dynamodb`: prints its port, serves until its stdin closes."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    from devtools.dynamodb_emulation import install, single_service_application
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the process group: the parent stops us
+    install()  # DynamoDB's behaviour where moto differs (devtools/dynamodb_emulation.py)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = make_server(
+        "127.0.0.1", 0, single_service_application(), threaded=True, request_handler=MotoRequestHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    print(server.port, flush=True)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # the parent reads one line; moto may print more
+    sys.stdin.buffer.read()
+    server.shutdown()
+    thread.join(timeout=5)
+    return 0
 
 
 def configure_environment(endpoint: str) -> None:
@@ -82,8 +118,39 @@ def bootstrap(admin: NewUser) -> None:
         register(admin)
 
 
+class OneWriteResponse:
+    """A connection's `wfile` that sends each response in one piece.
+
+    http.server writes the status line and headers in one send() and Chalice's handler then
+    writes the body in another. With Nagle's algorithm on, the second piece waits until the
+    first is acknowledged, and a client that is waiting for the rest of the response delays its
+    ACK (40 ms on Linux), so every small response on a kept-alive connection stalled ~40 ms (a
+    fresh connection escapes: Linux ACKs at once during a connection's first exchanges). Here the
+    pieces are kept until http.server flushes after the handler, then leave in one sendall().
+    """
+
+    def __init__(self, connection: socket.socket) -> None:
+        self._connection = connection
+        self._pieces: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self._pieces.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        if self._pieces:
+            response, self._pieces = b"".join(self._pieces), []
+            self._connection.sendall(response)
+
+    def close(self) -> None:
+        self._pieces = []
+        self.closed = True
+
+
 def make_server(host: str, port: int) -> Any:
-    """Chalice's local server (threaded, thread-local requests) with the faithful gateway."""
+    """Chalice's local server (a thread per connection, thread-local requests, as Lambda runs
+    one request per container at a time) with the faithful gateway."""
     from chalice.config import Config
     from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer
 
@@ -96,6 +163,17 @@ def make_server(host: str, port: int) -> Any:
         ) -> None:
             self.local_gateway = FaithfulGateway(app_object, config)
             BaseHTTPRequestHandler.__init__(self, request, client_address, server)
+
+        def setup(self) -> None:
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.wfile = OneWriteResponse(self.connection)
+
+        def handle_expect_100(self) -> bool:
+            """`100 Continue` leaves at once: the client waits for it before sending the body."""
+            answer = bool(super().handle_expect_100())
+            self.wfile.flush()
+            return answer
 
         def log_message(self, format: str, *args: Any) -> None:
             """The app already logs one JSON line per request."""
@@ -113,6 +191,8 @@ def make_server(host: str, port: int) -> Any:
 
 
 def main() -> int:
+    if sys.argv[1:] == [DYNAMODB_CHILD]:
+        return serve_dynamodb()
     logging.basicConfig(format="%(message)s", level=logging.WARNING, stream=sys.stdout)
     port = int(os.environ.get("PORT") or 8000)
     admin_username = os.environ.get("ECG_ADMIN_USERNAME") or DEFAULT_ADMIN_USERNAME

@@ -25,10 +25,10 @@ TIERS = ("unit", "api", "e2e", "package")
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    from devtools.dynamodb_idempotency import install as install_client_request_tokens
+    from devtools.dynamodb_emulation import install as install_dynamodb_emulation
     from devtools.tables import create_tables
 
-    install_client_request_tokens()
+    install_dynamodb_emulation()
     with mock_aws():
         create_tables()
         yield
