@@ -73,7 +73,7 @@ def instrumented() -> Iterator[StageTimer]:
     timer = StageTimer()
     targets = [
         (ecg_body, "parse_ecg", "decode+validate"),
-        (insights, "compute", "insights"),
+        (insights, "compute_many", "insights"),
         (service, "encode_signals", "encode"),
         (ecgs, "create_ecg", "dynamodb"),
         (ecgs, "get_ecg", "dynamodb"),

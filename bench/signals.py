@@ -42,6 +42,7 @@ def ecg_body(samples_per_lead: int, leads: int = 12, rate_hz: int = 500, seed: i
     rng = np.random.default_rng(seed)
     return {
         "date": "2026-11-27T10:00:00Z",
+        "sampling_rate_hz": rate_hz,
         "leads": [
             {
                 "name": f"{LEAD_NAMES[index % 12]}-{index // 12}" if index >= 12 else LEAD_NAMES[index],

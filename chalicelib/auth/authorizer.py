@@ -18,7 +18,7 @@ from chalicelib.auth.access import routes_for
 from chalicelib.auth.secret import signing_keys
 from chalicelib.auth.tokens import InvalidTokenError, Role, TokenClaims, verify_token
 from chalicelib.settings import get_settings
-from chalicelib.store.sessions import account_and_revocation
+from chalicelib.store import sessions
 
 authorizer_blueprint = Blueprint(__name__)
 
@@ -55,7 +55,7 @@ def authenticate(header: str | None) -> TokenClaims:
         claims = verify_token(bearer_token(header), signing_keys(), get_settings().token_ttl_seconds)
     except InvalidTokenError as error:
         raise Unauthorized(f"invalid token: {error}") from None
-    user, revoked = account_and_revocation(claims.username, claims.jti)
+    user, revoked = sessions.account_and_revocation(claims.username, claims.jti)
     if user is None or user.deleting:
         raise Unauthorized("no such account", claims.jti)
     if user.stamp != claims.stamp or user.role != claims.role:
