@@ -12,12 +12,13 @@ from chalicelib.api.docs import docs_routes
 from chalicelib.api.ecgs import ecg_routes
 from chalicelib.api.responses import finish
 from chalicelib.api.users import user_routes
+from chalicelib.api.viewer import viewer_routes
 from chalicelib.auth.authorizer import authorizer_blueprint
 from chalicelib.request_log import log_request
 
 app = Chalice(app_name="ecg-insights")
 
-for blueprint in (authorizer_blueprint, auth_routes, user_routes, ecg_routes, docs_routes):
+for blueprint in (authorizer_blueprint, auth_routes, user_routes, ecg_routes, docs_routes, viewer_routes):
     app.register_blueprint(blueprint)
 
 

@@ -20,7 +20,7 @@ from tests.faults import FaultPlan, answer_with
 from tests.helpers import Api
 
 ADMIN = ("root-admin", "admin-password-1")
-TIERS = ("unit", "api", "e2e", "package")
+TIERS = ("unit", "api", "e2e", "package", "browser")
 
 
 @pytest.fixture

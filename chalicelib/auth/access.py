@@ -33,6 +33,11 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("/docs/swagger-ui-bundle.js", "GET"),
         ("/docs/swagger-ui.css", "GET"),
         ("/docs/init.js", "GET"),
+        ("/", "GET"),
+        ("/viewer/app.js", "GET"),
+        ("/viewer/app.css", "GET"),
+        ("/viewer/vendor/uPlot.iife.min.js", "GET"),
+        ("/viewer/vendor/uPlot.min.css", "GET"),
     }
 )
 

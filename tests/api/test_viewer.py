@@ -1,0 +1,134 @@
+"""GET /, the ECG viewer: a static page and its files, served to anyone, with the strict CSP of
+/docs, no inline script or style, same-origin relative links and a vendored, pinned uPlot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+
+from chalicelib.api.docs import CONTENT_SECURITY_POLICY, WEB
+from chalicelib.api.viewer import ASSETS
+from chalicelib.auth.access import PUBLIC_ROUTES
+from tests.api.test_docs import REQUIRED_CSP, csp_directives, documented_media_type, get, parse
+from tests.contract import spec
+from tests.helpers import Api, Reply
+
+VIEWER = WEB / "viewer"
+ASSET_TYPES = {".js": "text/javascript", ".css": "text/css"}
+
+
+@pytest.fixture
+def viewer(api: Api) -> Reply:
+    reply = get(api, "/")
+    assert reply.status == 200, reply.raw
+    return reply
+
+
+def test_the_viewer_is_an_html_page_anyone_may_read(viewer: Reply):
+    assert viewer.headers["content-type"] == "text/html; charset=utf-8"
+    assert viewer.headers["content-type"].startswith(documented_media_type("/"))
+    page = parse(viewer.raw)
+    assert [attrs for tag, attrs in page.tags if tag == "html"] == [{"lang": "en"}]
+    assert "ECG Insights" in page.title
+    assert ("meta", {"name": "viewport", "content": "width=device-width, initial-scale=1"}) in page.tags
+
+
+def test_the_viewer_has_the_strict_content_security_policy(viewer: Reply):
+    header = viewer.headers["content-security-policy"]
+    assert header == CONTENT_SECURITY_POLICY
+    assert csp_directives(header) == REQUIRED_CSP
+
+
+def test_the_viewer_has_no_inline_script_or_style(viewer: Reply):
+    page = parse(viewer.raw)
+    scripts = [attrs for tag, attrs in page.tags if tag == "script"]
+    assert scripts and all(attrs.get("src") for attrs in scripts)
+    assert page.script_text.strip() == ""
+    assert not any(tag == "style" for tag, _ in page.tags)
+    for tag, attrs in page.tags:
+        assert "style" not in attrs, tag
+        assert not [name for name in attrs if name.startswith("on")], tag
+    assert "javascript:" not in viewer.raw.decode()
+
+
+def test_every_form_control_has_a_label(viewer: Reply):
+    page = parse(viewer.raw)
+    labelled = {attrs.get("for") for tag, attrs in page.tags if tag == "label"}
+    controls = [attrs for tag, attrs in page.tags if tag in {"input", "select", "textarea"}]
+    assert controls
+    for attrs in controls:
+        assert attrs.get("id") in labelled or attrs.get("aria-label"), attrs
+
+
+@pytest.mark.parametrize("prefix", ["", "/api"])
+def test_the_viewer_loads_only_same_origin_files_relative_to_itself(viewer: Reply, prefix: str):
+    page_url = f"https://example.test{prefix}/"
+    for link in parse(viewer.raw).links():
+        if link.startswith("data:"):
+            continue
+        assert not urlsplit(link).scheme and not link.startswith("/"), link
+        assert urlsplit(urljoin(page_url, link)).path.startswith(f"{prefix}/viewer/"), link
+
+
+def test_every_file_the_viewer_loads_is_served_as_it_is_in_the_package(api: Api, viewer: Reply):
+    links = [link for link in parse(viewer.raw).links() if not link.startswith("data:")]
+    paths = {urlsplit(urljoin("https://example.test/", link)).path for link in links}
+    assert paths == set(ASSETS)
+    for path, (name, content_type) in ASSETS.items():
+        reply = get(api, path)
+        assert reply.status == 200, path
+        expected = ASSET_TYPES[Path(path).suffix]
+        assert reply.headers["content-type"] == content_type == f"{expected}; charset=utf-8", path
+        assert expected == documented_media_type(path)
+        assert reply.raw == (WEB / name).read_bytes(), path
+
+
+def test_viewer_routes_are_public_and_documented_as_meta():
+    for path in ("/", *ASSETS):
+        assert (path, "GET") in PUBLIC_ROUTES
+        operation = spec()["paths"][path]["get"]
+        assert operation["security"] == [] and operation["tags"] == ["meta"], path
+
+
+def test_a_token_is_neither_needed_nor_in_the_way(api: Api):
+    for token in ("not-a-token", api.admin_token):
+        assert get(api, "/", {"Authorization": f"Bearer {token}"}).status == 200
+        assert get(api, "/viewer/app.js", {"Authorization": f"Bearer {token}"}).status == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/viewer/unknown.js", "/viewer/index.html", "/viewer/vendor/LICENSE", "/viewer/../app.py"]
+)
+def test_an_unknown_viewer_file_is_404(api: Api, path: str):
+    reply = get(api, path)
+    assert reply.status == 404
+    assert reply.json["code"] == "not_found"
+
+
+def test_the_script_calls_only_its_own_api_and_keeps_the_token_out_of_cookies(api: Api):
+    script = get(api, "/viewer/app.js").raw.decode()
+    assert "document.currentScript.src" in script
+    assert "http://" not in script and "https://" not in script
+    assert "document.cookie" not in script and "localStorage" not in script
+    assert "sessionStorage" in script and "innerHTML" not in script
+    assert "XMLHttpRequest" in script and "upload" in script
+
+
+def test_the_viewer_never_asks_for_a_whole_recording(api: Api):
+    """Leads are read by window (/signal, /beats); GET /ecgs/{id} would carry every sample."""
+    script = get(api, "/viewer/app.js").raw.decode()
+    assert "/signal?lead=" in script and "/beats?lead=" in script
+    assert '"GET", `ecgs/${encodeURIComponent(id)}`' not in script
+
+
+def test_vendored_uplot_matches_its_manifest():
+    from devtools.uplot import FILES, MANIFEST, check, read_manifest
+
+    assert check() == []
+    manifest = read_manifest()
+    assert manifest["package"] == "uplot"
+    assert set(manifest["files"]) == set(FILES.values()) and MANIFEST.parent == VIEWER / "vendor"
+    assert f"uplot@{manifest['version']}" in (VIEWER / "README.md").read_text(encoding="utf-8")
+    assert "MIT License" in (VIEWER / "vendor" / "LICENSE").read_text(encoding="utf-8")
