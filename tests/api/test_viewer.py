@@ -124,11 +124,12 @@ def test_the_viewer_never_asks_for_a_whole_recording(api: Api):
 
 
 def test_vendored_uplot_matches_its_manifest():
-    from devtools.uplot import FILES, MANIFEST, check, read_manifest
+    from devtools.uplot import UPLOT
+    from devtools.vendoring import check, read_manifest
 
-    assert check() == []
-    manifest = read_manifest()
+    assert check(UPLOT) == []
+    manifest = read_manifest(UPLOT)
     assert manifest["package"] == "uplot"
-    assert set(manifest["files"]) == set(FILES.values()) and MANIFEST.parent == VIEWER / "vendor"
+    assert set(manifest["files"]) == set(UPLOT.files.values()) and UPLOT.manifest.parent == VIEWER / "vendor"
     assert f"uplot@{manifest['version']}" in (VIEWER / "README.md").read_text(encoding="utf-8")
     assert "MIT License" in (VIEWER / "vendor" / "LICENSE").read_text(encoding="utf-8")
