@@ -23,6 +23,8 @@ import bisect
 import functools
 import itertools
 import math
+import operator
+import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,10 +36,10 @@ FloatArray = npt.NDArray[np.float64]
 IndexArray = npt.NDArray[np.int64]
 
 BLOCK_SAMPLES = 1 << 16  # the unit of feature computation; large enough to amortise NumPy calls
-# One-block leads of equal length share the candidate stage's NumPy calls in groups of this many
-# samples: arrays up to 96 kB, below the size from which each allocation maps fresh memory
-# (glibc's default threshold is 128 kB), whose page faults cost more than the calls saved.
-GROUP_SAMPLES = 12_288
+# One-block leads of equal length share each NumPy call in groups of up to this many samples (12
+# leads of 10 s at 500 Hz), in scratch arrays reused from call to call (see `_RowScratch`); the
+# group's arrays, a few MB, stay within the cache.
+GROUP_SAMPLES = 1 << 16
 SMOOTHING_S = 0.02  # low-pass boxcar, applied twice: zero at 50 Hz, keeps the QRS band
 SLOPE_SPAN_S = 0.008  # half the derivative's span
 BASELINE_S = 0.2  # longer than a QRS: what a moving mean this long follows is baseline
@@ -208,6 +210,107 @@ def _centred_features(centred: FloatArray, design: _Design) -> tuple[FloatArray,
     return _centre(level, block), _centre(energy, block)
 
 
+def _box_sum_rows(values: FloatArray, width: int, out: FloatArray, spare: FloatArray) -> FloatArray:
+    """The centre of `_box_sum` of each row of `values`, as wide as `out`, the same additions, written
+    into `out` with `spare` (twice the shape of `values`) for the power-of-two sums: no fresh arrays
+    to allocate, and the features come out contiguous."""
+    length = out.shape[1]
+    skip = (values.shape[1] - width + 1 - length) // 2  # as `_centre` trims
+    total = out
+    first: FloatArray | None = None  # the first piece, until the second is added to it
+    span, offset, power = 1, 0, values
+    scratch = (spare[0], spare[1])
+    while True:
+        if width & span:
+            piece = power[:, skip + offset : skip + offset + length]
+            if first is None:
+                first = piece
+                if span > 1:  # a power's buffer gets reused: its piece is kept aside (the input stays)
+                    np.copyto(total, piece)
+                    first = total
+            else:
+                np.add(first, piece, out=total)
+                first = total
+            offset += span
+        if 2 * span > width:
+            break
+        following = scratch[span.bit_length() % 2][:, : power.shape[1] - span]
+        power = np.add(power[:, :-span], power[:, span:], out=following)
+        span *= 2
+    if first is not None and first is not total:
+        np.copyto(total, first)
+    return total
+
+
+class _RowScratch:
+    """Work arrays for the features of `count` leads of one window width, made once per thread (a
+    few MB for 12 leads of 10 s) and reused: fresh arrays over 128 kB are mapped anew by malloc and
+    page-fault on every call, which made batching leads slower than computing them one by one."""
+
+    def __init__(self, count: int, width: int, length: int) -> None:
+        self.centred = np.empty((count, width))
+        self.integers = np.empty((count, width), dtype=np.int64)
+        self.sums = np.empty((count, width + 1), dtype=np.int64)
+        self.sums[:, 0] = 0
+        self.spare = np.empty((2, count, width))
+        self.once = np.empty((count, width))
+        self.smooth = np.empty((count, width))
+        self.energy = np.empty((count, length))  # the features of the block, less its context
+        self.level = np.empty((count, length))
+
+
+_scratch = threading.local()
+
+
+def _row_scratch(count: int, width: int, length: int) -> _RowScratch:
+    cache: dict[tuple[int, int, int], _RowScratch] = _scratch.__dict__.setdefault("cache", {})
+    found = cache.get((count, width, length))
+    if found is None:
+        if len(cache) >= 4:  # a few shapes recur (12 leads of 10 s at one rate); bound the memory
+            cache.clear()
+        found = cache[count, width, length] = _RowScratch(count, width, length)
+    return found
+
+
+def _row_features(scratch: _RowScratch, design: _Design, integer: bool) -> tuple[FloatArray, FloatArray]:
+    """`_centred_features` of each row of `scratch.centred` (of `scratch.integers` if `integer`), the
+    same numbers, in scratch arrays."""
+    centred, spare = scratch.centred, scratch.spare
+    width = design.smoothing
+    if integer:
+        smooth = _integer_smooth(scratch, width)
+    else:
+        once = _box_sum_rows(centred, width, scratch.once[:, : centred.shape[1] - width + 1], spare)
+        smooth = _box_sum_rows(once, width, scratch.smooth[:, : once.shape[1] - width + 1], spare)
+    smooth /= width * width
+    span = design.slope_span
+    slope = scratch.once[:, : smooth.shape[1] - 2 * span]  # free once smoothed
+    np.subtract(smooth[:, 2 * span :], smooth[:, : smooth.shape[1] - 2 * span], out=slope)
+    energy = _box_sum_rows(np.multiply(slope, slope, out=slope), design.energy, scratch.energy, spare)
+    baseline = _box_sum_rows(smooth, design.baseline, scratch.level, spare)
+    baseline /= design.baseline
+    start = (smooth.shape[1] - baseline.shape[1]) // 2  # the baseline's centre in `smooth`
+    level = np.subtract(smooth[:, start : start + baseline.shape[1]], baseline, out=baseline)
+    return level, energy
+
+
+def _integer_smooth(scratch: _RowScratch, width: int) -> FloatArray:
+    """The two box sums of `width` of the rows of `scratch.integers`, as floats, by two cumulative
+    sums: in fewer passes, the same numbers as the float box sums, as sums of integers under 2**53
+    are exact in any order (see `_integer_lead`)."""
+    values, sums = scratch.integers, scratch.sums
+    size = values.shape[1]
+    once = scratch.once.view(np.int64)[:, : size - width + 1]
+    np.cumsum(values, axis=1, out=sums[:, 1:])
+    np.subtract(sums[:, width:], sums[:, : size - width + 1], out=once)
+    np.cumsum(once, axis=1, out=sums[:, 1 : once.shape[1] + 1])
+    length = once.shape[1] - width + 1
+    twice = np.subtract(sums[:, width : width + length], sums[:, :length], out=once[:, :length])
+    smooth = scratch.smooth[:, :length]
+    np.copyto(smooth, twice)
+    return smooth
+
+
 def _centre(values: FloatArray, length: int) -> FloatArray:
     trim = (len(values) - length) // 2
     return values[trim : trim + length]
@@ -292,7 +395,7 @@ class _CandidateStream:
         energy = self._energy
         last = len(energy) >= 2 and self._offset + len(energy) == until
         peaks = _energy_peaks(energy, last)
-        peaks = peaks[_dominant(peaks, energy, self._design.dominance)]
+        peaks = peaks[_dominant(peaks, energy[peaks], self._design.dominance)]
         absolute = peaks + self._offset
         peaks = peaks[(absolute >= self._scanned) & (absolute < until)]
         self._scanned = max(self._scanned, until)
@@ -309,32 +412,36 @@ def _energy_peaks(energy: FloatArray, last: bool) -> IndexArray:
     return peaks
 
 
-def _dominant(
-    keys: IndexArray, energy: FloatArray, reach: int, peaks: IndexArray | None = None
-) -> IndexArray:
+def _dominant(keys: IndexArray, values: FloatArray, reach: int) -> IndexArray:
     """Which peaks are not beaten by another peak within `reach` samples (ties: the earlier wins):
     bigger than every peak up to that far before, at least as big as every one up to that far after.
-    `keys` are the peaks' ascending positions, `peaks` their indices in `energy` (the same by default).
+    `keys` are the peaks' ascending positions, `values` their energies.
     Returns the indices of the dominant peaks in `keys`.
 
-    Only the peaks are compared (a maximum is exact whatever the order): for each, the ranges of
-    peaks before and after it within reach, their maxima taken by one `reduceat`.
+    Only the peaks are compared (a maximum is exact whatever the order). Most peaks are ripples
+    beaten by a next peak, which rules them out in a few vector operations; for the others, the
+    ranges of peaks before and after within reach, their maxima taken by one `reduceat`.
     """
     count = len(keys)
     if count < 2:
         return np.arange(count)
-    values = energy[keys if peaks is None else peaks]
-    bounds = np.empty((count, 4), dtype=np.intp)
-    own = bounds[:, 1]
-    own[:] = np.arange(count)
-    bounds[:, 0] = np.searchsorted(keys, keys - reach)  # the first peak within reach before
+    near = keys[1:] - keys[:-1] <= reach
+    beaten = np.zeros(count, dtype=bool)
+    np.logical_and(near, values[1:] <= values[:-1], out=beaten[1:])
+    beaten[:-1] |= near & (values[:-1] < values[1:])
+    own = (~beaten).nonzero()[0]
+    values_own = values[own]
+    keys_own = keys[own]
+    bounds = np.empty((len(own), 4), dtype=np.intp)
+    bounds[:, 0] = np.searchsorted(keys, keys_own - reach)  # the first peak within reach before
+    bounds[:, 1] = own
     np.add(own, 1, out=bounds[:, 2])
-    bounds[:, 3] = np.searchsorted(keys, keys + reach, side="right")  # past the last within reach after
+    bounds[:, 3] = np.searchsorted(keys, keys_own + reach, side="right")  # past the last within reach after
     # maxima over [first, own), [own, own + 1), [own + 1, stop), and a range to ignore
-    maxima = np.maximum.reduceat(np.concatenate((values, [-np.inf])), bounds.ravel()).reshape(count, 4)
+    maxima = np.maximum.reduceat(np.concatenate((values, [-np.inf])), bounds.ravel()).reshape(len(own), 4)
     before = np.where(bounds[:, 0] < own, maxima[:, 0], -np.inf)
     after = np.where(bounds[:, 2] < bounds[:, 3], maxima[:, 2], -np.inf)
-    kept: IndexArray = ((values > before) & (values >= after)).nonzero()[0]
+    kept: IndexArray = own[(values_own > before) & (values_own >= after)]
     return kept
 
 
@@ -354,19 +461,19 @@ def _candidates(
 
 def _balance(peaks: IndexArray, level: FloatArray, reach: int) -> FloatArray:
     """`_edge_balance` of the complexes at `peaks`."""
-    windows = np.clip(peaks[:, None] + np.arange(-reach, reach + 1), 0, len(level) - 1)
+    windows = np.clip(np.arange(-reach, reach + 1)[:, None] + peaks, 0, len(level) - 1)
     return _edge_balance(level[windows])
 
 
 def _edge_balance(around: FloatArray) -> FloatArray:
-    """How far each complex (a row of `around`: the baseline-free signal from QRS_REACH_S before its
-    energy peak to as far after) both rises and falls: a QRS does, a baseline step only goes one way
-    (Hamilton-Tompkins' baseline-shift check). 1 when the weaker edge is at least BALANCED_EDGE of
-    the stronger, falling in proportion below that."""
-    steps = around[:, 1:] - around[:, :-1]
-    rise, fall = np.maximum(steps.max(axis=1), 0.0), np.maximum(-steps.min(axis=1), 0.0)
+    """How far each complex (a column of `around`: the baseline-free signal from QRS_REACH_S before
+    its energy peak to as far after) both rises and falls: a QRS does, a baseline step only goes one
+    way (Hamilton-Tompkins' baseline-shift check). 1 when the weaker edge is at least BALANCED_EDGE
+    of the stronger, falling in proportion below that."""
+    steps = around[1:] - around[:-1]
+    rise, fall = np.maximum(steps.max(axis=0), 0.0), np.maximum(-steps.min(axis=0), 0.0)
     weaker, stronger = np.minimum(rise, fall), np.maximum(rise, fall)
-    ratio: FloatArray = np.divide(weaker, stronger, out=np.ones(len(around)), where=stronger > 0)
+    ratio: FloatArray = np.divide(weaker, stronger, out=np.ones(around.shape[1]), where=stronger > 0)
     return np.minimum(1.0, ratio / BALANCED_EDGE)
 
 
@@ -382,6 +489,16 @@ def _alike(first: tuple[float, float], second: tuple[float, float]) -> bool:
     """Two hidden complexes at much the same place in their gaps, of much the same size."""
     place = abs(first[0] - second[0]) <= ECHO_PLACE
     return place and max(first[1], second[1]) <= ECHO_SIZE * min(first[1], second[1])
+
+
+def _median_at(count: int) -> tuple[int, int, float]:
+    """Where `_quantile(ordered, 0.5)` looks in `count` values: below, above, and the fraction."""
+    position = 0.5 * (count - 1)
+    below = int(position)
+    return below, min(below + 1, count - 1), position - below
+
+
+_MEDIAN_AT = [_median_at(count) for count in range(max(HISTORY, SIGNAL_HISTORY, RR_HISTORY) + 1)]
 
 
 class _Recent:
@@ -400,15 +517,13 @@ class _Recent:
         return len(self.ordered)  # as long as self._values
 
     def append(self, value: float) -> None:
-        ordered = self.ordered
-        if len(ordered) == self._size:
-            del ordered[bisect.bisect_left(ordered, self._values[0])]
-        self._values.append(value)
+        ordered, values = self.ordered, self._values
+        if len(values) == self._size:
+            del ordered[bisect.bisect_left(ordered, values[0])]
+        values.append(value)
         bisect.insort(ordered, value)
-        position = 0.5 * (len(ordered) - 1)  # _quantile(ordered, 0.5), inline
-        below = int(position)
-        above = min(below + 1, len(ordered) - 1)
-        self.median = ordered[below] + (position - below) * (ordered[above] - ordered[below])
+        below, above, fraction = _MEDIAN_AT[len(ordered)]  # _quantile(ordered, 0.5), inline
+        self.median = ordered[below] + fraction * (ordered[above] - ordered[below])
 
     def remove(self, value: float) -> None:
         self._values.remove(value)
@@ -473,11 +588,15 @@ class _Decision:
         if threshold is None:
             noises = self._noise.ordered
             signal = self._signal.median
-            noise = self._noise.median if noises else 0.0
-            threshold = noise + THRESHOLD_FRACTION * (signal - noise)
-            self._noisy = bool(noises) and noise >= NOISY * signal
-            if len(noises) >= NOISE_KNOWN:
-                threshold = min(threshold, CLEAR_OF_NOISE * noises[-1])
+            if noises:
+                noise = self._noise.median
+                threshold = noise + THRESHOLD_FRACTION * (signal - noise)
+                self._noisy = noise >= NOISY * signal
+                if len(noises) >= NOISE_KNOWN:
+                    threshold = min(threshold, CLEAR_OF_NOISE * noises[-1])
+            else:
+                threshold = 0.0 + THRESHOLD_FRACTION * (signal - 0.0)  # a noise level of 0
+                self._noisy = False
             self._cached_threshold = threshold
         return threshold
 
@@ -493,7 +612,9 @@ class _Decision:
             last = self._last
         if last is not None and position - last[0] < self._design.refractory:
             return
-        threshold = self._threshold()
+        threshold = self._cached_threshold
+        if threshold is None:
+            threshold = self._threshold()
         verdict = self._rhythm_choice(candidate) if self._noisy else None
         if verdict is None:
             verdict = size > threshold and not self._is_t_wave(candidate) and not self._has_rival(candidate)
@@ -732,47 +853,57 @@ def detect_beats(signal: npt.ArrayLike, sampling_rate_hz: float) -> IndexArray:
 
 def detect_beats_many(signals: Sequence[npt.ArrayLike], sampling_rate_hz: float) -> list[IndexArray]:
     """`detect_beats` of each lead (the same beats), faster for the leads of one ECG: leads of equal
-    length that fit one block share each NumPy call of the candidate stage."""
+    length that fit one block share each NumPy call."""
     design = _design(_checked_rate(sampling_rate_hz))
-    leads = [np.asarray(signal, dtype=np.float64).ravel() for signal in signals]
-    found: list[IndexArray | None] = [None] * len(leads)
-    alike: dict[int, list[int]] = {}  # one-block leads by length
-    for index, samples in enumerate(leads):
+    raw = [np.asarray(signal).ravel() for signal in signals]
+    found: list[IndexArray | None] = [None] * len(raw)
+    alike: dict[tuple[int, bool], list[int]] = {}  # one-block leads by length and integer-ness
+    for index, samples in enumerate(raw):
         if len(samples) < BLOCK_SAMPLES + design.context:
-            alike.setdefault(len(samples), []).append(index)
+            alike.setdefault((len(samples), _integer_lead(samples, design)), []).append(index)
         else:  # longer: streamed in blocks
             detector = BeatDetector(sampling_rate_hz)
             found[index] = np.concatenate([detector.feed(samples), detector.finish()])
-    for length, indices in alike.items():
-        for index, beats in zip(
-            indices, _detect_one_block([leads[i] for i in indices], length, design), strict=True
-        ):
+    for (length, integer), indices in alike.items():
+        leads = [raw[i] if integer else raw[i].astype(np.float64) for i in indices]
+        for index, beats in zip(indices, _detect_one_block(leads, length, design, integer), strict=True):
             found[index] = beats
     return [beats for beats in found if beats is not None]
 
 
-def _detect_one_block(leads: list[FloatArray], length: int, design: _Design) -> list[IndexArray]:
+def _integer_lead(samples: npt.NDArray[np.generic], design: _Design) -> bool:
+    """Whether a lead's smoothing may be done in integers: integers of up to 32 bits differ by under
+    2**33, so the smoothing's sums (at most `smoothing`**2 terms) stay exact in float64."""
+    return (
+        samples.dtype.kind in "iu"
+        and samples.dtype.itemsize <= 4
+        and design.smoothing * design.smoothing < 1 << (53 - 33)
+    )
+
+
+def _detect_one_block(
+    leads: list[npt.NDArray[np.generic]], length: int, design: _Design, integer: bool
+) -> list[IndexArray]:
     """`detect_beats` of leads of `length` samples, which the stream takes as one block (at its end),
-    without the stream's bookkeeping: the same arithmetic on the same numbers, so the same beats."""
+    without the stream's bookkeeping: the same arithmetic on the same numbers, so the same beats.
+    Leads are float64, or integers when `integer` (see `_integer_lead`)."""
     if length == 0:
         return [np.zeros(0, dtype=np.int64) for _ in leads]
     context = design.context
-    centred = np.empty(length + 2 * context)
     group = max(1, GROUP_SAMPLES // length)
     candidates: list[list[tuple[int, int, float]]] = []
     for begin in range(0, len(leads), group):
-        count = min(group, len(leads) - begin)
-        levels = np.empty((count, length))
-        energies = np.empty((count, length))
-        for row, samples in enumerate(leads[begin : begin + count]):
-            # The stream's window: the block with its context on each side, padded with the first
-            # and last samples, less its first sample.
-            first = samples[0]
-            centred[:context] = first - first
-            np.subtract(samples, first, out=centred[context : context + length])
-            centred[context + length :] = samples[-1] - first
-            levels[row], energies[row] = _centred_features(centred, design)
-        candidates += _block_candidates(levels, energies, design)
+        rows = leads[begin : begin + group]
+        scratch = _row_scratch(len(rows), length + 2 * context, length)
+        # The stream's window: the block with its context on each side, padded with the first
+        # and last samples, less its first sample (in int64 or float64: no int32 wrap-around).
+        centred = scratch.integers if integer else scratch.centred
+        block = centred[:, context : context + length]
+        np.stack(rows, out=block)
+        block -= block[:, :1].copy()
+        centred[:, :context] = block[:, :1]  # 0, or NaN where the first sample is not finite
+        centred[:, context + length :] = block[:, -1:]
+        candidates += _block_candidates(*_row_features(scratch, design, integer), design)
     horizon = length - _lookahead(design)
     found = []
     for lead in candidates:
@@ -786,7 +917,8 @@ def _detect_one_block(leads: list[FloatArray], length: int, design: _Design) -> 
 def _block_candidates(
     levels: FloatArray, energies: FloatArray, design: _Design
 ) -> list[list[tuple[int, int, float]]]:
-    """Stage 2 of whole one-block leads (rows), all at once: what `_CandidateStream` finds in each.
+    """Stage 2 of whole one-block leads (rows, contiguous), all at once: what `_CandidateStream`
+    finds in each.
 
     The rows are laid end to end; the energy peaks of a row, and their windows, stay in the row."""
     count, length = energies.shape
@@ -800,17 +932,20 @@ def _block_candidates(
     row_starts = flat - flat % length
     # dominance, on positions spread so that rows are further apart than the dominance distance
     reach = design.dominance
-    kept = _dominant(flat + row_starts // length * (2 * reach + 2), energies.ravel(), reach, flat)
+    energy = energies.ravel()
+    kept = _dominant(flat + row_starts // length * (2 * reach + 2), energy[flat], reach)
     starts = row_starts[kept]
     peaks = flat[kept]
     positions = peaks - starts  # in the row
     # the R peak and the balance of the edges, in windows clipped to the row (as the stream clips)
     qrs_reach, search = design.qrs_reach, design.r_search
-    windows = np.clip(positions[:, None] + np.arange(-qrs_reach, qrs_reach + 1), 0, length - 1)
-    around = levels.ravel()[windows + starts[:, None]]
-    strongest = np.abs(around[:, qrs_reach - search : qrs_reach + search + 1]).argmax(axis=1)
-    r_peaks = windows[np.arange(len(peaks)), qrs_reach - search + strongest]
-    sizes = np.sqrt(energies.ravel()[peaks]) * _edge_balance(around)
+    # (a complex per column: reductions across rows are vectorised, along short rows they are slow)
+    windows = np.arange(-qrs_reach, qrs_reach + 1)[:, None] + positions
+    np.clip(windows, 0, length - 1, out=windows)
+    around = np.take(levels.ravel(), windows + starts)
+    strongest = np.abs(around[qrs_reach - search : qrs_reach + search + 1]).argmax(axis=0)
+    r_peaks = windows[qrs_reach - search + strongest, np.arange(len(peaks))]
+    sizes = np.sqrt(energy[peaks]) * _edge_balance(around)
     rows = np.searchsorted(starts, np.arange(count + 1) * length).tolist()
     described = list(zip(positions.tolist(), r_peaks.tolist(), sizes.tolist(), strict=True))
     return [described[rows[row] : rows[row + 1]] for row in range(count)]
@@ -864,28 +999,45 @@ class RRAccumulator:
         self._successive_squares += sum(step * step for step in steps)
 
     def result(self) -> RhythmStats:
-        """As the contract defines them: mean RR, heart rate (60000 / the unrounded mean RR) and
-        SDNN, the standard deviation of the RR intervals (over all of them, n in the
-        denominator), are None below 2 beats; RMSSD, the root mean square of successive RR
-        differences, below 3. One decimal each."""
-        intervals = self._beats - 1
-        if intervals < 1:
-            return RhythmStats(self._beats, None, None, None, None)
-        mean_ms = self._rr_sum / intervals * self._ms_per_sample
-        spread = intervals * self._rr_squares - self._rr_sum * self._rr_sum  # exact: n^2 * variance
-        sdnn_ms = math.sqrt(spread) / intervals * self._ms_per_sample
-        rmssd_ms = (
-            round(math.sqrt(self._successive_squares / (intervals - 1)) * self._ms_per_sample, 1)
-            if intervals >= 2
-            else None
+        """See `_summary`."""
+        return _summary(
+            self._beats, self._rr_sum, self._rr_squares, self._successive_squares, self._ms_per_sample
         )
-        return RhythmStats(
-            self._beats, round(60000 / mean_ms, 1), round(mean_ms, 1), round(sdnn_ms, 1), rmssd_ms
-        )
+
+
+def _summary(
+    beats: int, rr_sum: int, rr_squares: int, successive_squares: int, ms_per_sample: float
+) -> RhythmStats:
+    """As the contract defines them: mean RR, heart rate (60000 / the unrounded mean RR) and
+    SDNN, the standard deviation of the RR intervals (over all of them, n in the
+    denominator), are None below 2 beats; RMSSD, the root mean square of successive RR
+    differences, below 3. One decimal each. From exact integer sums of the RRs in samples."""
+    intervals = beats - 1
+    if intervals < 1:
+        return RhythmStats(beats, None, None, None, None)
+    mean_ms = rr_sum / intervals * ms_per_sample
+    spread = intervals * rr_squares - rr_sum * rr_sum  # exact: n^2 * variance
+    sdnn_ms = math.sqrt(spread) / intervals * ms_per_sample
+    rmssd_ms = (
+        round(math.sqrt(successive_squares / (intervals - 1)) * ms_per_sample, 1) if intervals >= 2 else None
+    )
+    return RhythmStats(beats, round(60000 / mean_ms, 1), round(mean_ms, 1), round(sdnn_ms, 1), rmssd_ms)
 
 
 def rr_statistics(beats: npt.ArrayLike, sampling_rate_hz: float) -> RhythmStats:
-    """RR statistics of strictly ascending beat sample indices (see `RRAccumulator.result`)."""
-    accumulator = RRAccumulator(sampling_rate_hz)
-    accumulator.add(beats)
-    return accumulator.result()
+    """RR statistics of strictly ascending beat sample indices (see `_summary`): what
+    `RRAccumulator` gives, with the sums taken directly (called once per lead, its set-up showed)."""
+    if not math.isfinite(sampling_rate_hz) or sampling_rate_hz <= 0:
+        raise ValueError("sampling_rate_hz must be a positive number")
+    values: list[int] = np.asarray(beats, dtype=np.int64).ravel().tolist()
+    rr = [later - earlier for earlier, later in itertools.pairwise(values)]
+    if rr and min(rr) <= 0:
+        raise ValueError("beats must be strictly ascending")
+    steps = [later - earlier for earlier, later in itertools.pairwise(rr)]
+    return _summary(
+        len(values),
+        sum(rr),
+        sum(map(operator.mul, rr, rr)),
+        sum(map(operator.mul, steps, steps)),
+        1000.0 / sampling_rate_hz,
+    )

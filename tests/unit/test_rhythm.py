@@ -377,3 +377,36 @@ def test_leads_detected_together_give_each_lead_s_beats() -> None:
     for lead, beats in zip(leads, together, strict=True):
         assert beats.dtype == np.int64
         assert np.array_equal(beats, detect_beats(lead, 500))
+
+
+def streamed(signal: np.ndarray, fs: float) -> np.ndarray:
+    detector = BeatDetector(fs)
+    return np.concatenate([detector.feed(signal), detector.finish()])
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64])
+def test_integer_leads_smoothed_in_integers_give_the_stream_s_beats(dtype: type) -> None:
+    # The one-block path smooths integer leads by cumulative sums in int64, the stream by float box
+    # sums: both exact, so the beats agree, up to the int32 (and uint32) extremes.
+    rng = np.random.default_rng(7)
+    info = np.iinfo(dtype)
+    ecg = synthetic_ecg(regular(72, 10), 500, 10) + rng.normal(0, 3, 5000)
+    scaled = np.clip(np.round(ecg * (info.max - info.min) / 4000.0), info.min, info.max).astype(dtype)
+    extremes = np.where(rng.random(5000) < 0.5, info.min, info.max).astype(dtype)
+    leads = [scaled, extremes, np.full(5000, info.max, dtype=dtype)]
+    for lead, beats in zip(leads, detect_beats_many(leads, 500), strict=True):
+        assert np.array_equal(beats, streamed(lead, 500))
+
+
+def test_leads_of_mixed_types_and_lengths_in_repeated_calls_give_the_stream_s_beats() -> None:
+    # Scratch arrays are reused from call to call, for each shape; floats and integers are grouped apart.
+    rng = np.random.default_rng(11)
+    ecg = synthetic_ecg(regular(80, 10), 500, 10)
+    leads = [
+        (ecg * gain + rng.normal(0, 5, 5000)).astype(dtype)
+        for gain, dtype in itertools.product([1.0, -2.0], [np.int32, np.float64, np.float32, np.int16])
+    ]
+    for count in (12, 3, 12, 1):
+        batch = [leads[i % len(leads)][: 5000 - 500 * (i % 2)] for i in range(count)]
+        for lead, beats in zip(batch, detect_beats_many(batch, 500), strict=True):
+            assert np.array_equal(beats, streamed(np.asarray(lead, dtype=np.float64), 500))
