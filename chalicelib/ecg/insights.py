@@ -1,4 +1,4 @@
-"""The insight registry: each calculator is a plain NumPy function of one lead, with a version.
+"""The insight registry: each calculator is a plain NumPy function of an ECG's leads, with a version.
 
 A calculator gives one or more named values. Stored ECGs remember which version computed
 their values; when a calculator is added or its version bumped (a better detector), the next
@@ -20,8 +20,11 @@ Values = dict[str, Value]
 
 @dataclass(frozen=True)
 class Calculator:
+    """`compute` takes every lead of one ECG at once, so a calculator may share work across
+    leads (the detector filters them as one batch); it gives one dict of values per lead."""
+
     version: int
-    compute: Callable[[np.ndarray, float | None], Values]
+    compute: Callable[[Sequence[np.ndarray], float | None], list[Values]]
 
 
 def zero_crossings(signal: np.ndarray) -> int:
@@ -30,60 +33,51 @@ def zero_crossings(signal: np.ndarray) -> int:
     return int(np.count_nonzero(negative[1:] != negative[:-1]))
 
 
+def zero_crossing_insights(signals: Sequence[np.ndarray], _: float | None) -> list[Values]:
+    return [{"zero_crossings": zero_crossings(signal)} for signal in signals]
+
+
 RHYTHM_FIELDS = ("beats", "heart_rate_bpm", "rr_mean_ms", "rr_sdnn_ms", "rr_rmssd_ms")
 
 
-def rhythm_insights(signal: np.ndarray, sampling_rate_hz: float | None) -> Values:
+def rhythm_insights(signals: Sequence[np.ndarray], sampling_rate_hz: float | None) -> list[Values]:
     """Beats and RR statistics; all null when the sampling rate is unknown."""
     if sampling_rate_hz is None:
-        return dict.fromkeys(RHYTHM_FIELDS)
-    return _rhythm_values(rhythm.detect_beats(signal, sampling_rate_hz), sampling_rate_hz)
-
-
-def _rhythm_values(beats: np.ndarray, sampling_rate_hz: float) -> Values:
-    stats = rhythm.rr_statistics(beats, sampling_rate_hz)
-    return {field: getattr(stats, field) for field in RHYTHM_FIELDS}
+        return [dict.fromkeys(RHYTHM_FIELDS) for _ in signals]
+    values = []
+    for beats in rhythm.detect_beats_many(signals, sampling_rate_hz):
+        stats = rhythm.rr_statistics(beats, sampling_rate_hz)
+        values.append({field: getattr(stats, field) for field in RHYTHM_FIELDS})
+    return values
 
 
 CALCULATORS: dict[str, Calculator] = {
-    "zero_crossings": Calculator(1, lambda signal, _: {"zero_crossings": zero_crossings(signal)}),
+    "zero_crossings": Calculator(1, zero_crossing_insights),
     "rhythm": Calculator(2, rhythm_insights),
 }
-
-
-def compute(
-    signal: np.ndarray, sampling_rate_hz: float | None, names: list[str] | None = None
-) -> tuple[Values, dict[str, int]]:
-    """The values of the named calculators (all by default) and the versions that made them."""
-    wanted = list(CALCULATORS) if names is None else names
-    values: Values = {}
-    for name in wanted:
-        values.update(CALCULATORS[name].compute(signal, sampling_rate_hz))
-    return values, {name: CALCULATORS[name].version for name in wanted}
 
 
 def compute_many(
     signals: Sequence[np.ndarray], sampling_rate_hz: float | None, names: list[str] | None = None
 ) -> list[tuple[Values, dict[str, int]]]:
-    """`compute` of each lead of one ECG (the same values), the beats of all leads found together
-    (`rhythm.detect_beats_many`, faster than lead by lead)."""
+    """For each lead of one ECG, the values of the named calculators (all by default) and the
+    versions that made them."""
     wanted = list(CALCULATORS) if names is None else names
+    per_lead: list[Values] = [{} for _ in signals]
+    for name in wanted:
+        for values, computed in zip(
+            per_lead, CALCULATORS[name].compute(signals, sampling_rate_hz), strict=True
+        ):
+            values.update(computed)
     versions = {name: CALCULATORS[name].version for name in wanted}
-    beats = (
-        rhythm.detect_beats_many(signals, sampling_rate_hz)
-        if "rhythm" in wanted and sampling_rate_hz is not None
-        else None
-    )
-    results: list[tuple[Values, dict[str, int]]] = []
-    for index, signal in enumerate(signals):
-        values: Values = {}
-        for name in wanted:
-            if name == "rhythm" and beats is not None and sampling_rate_hz is not None:
-                values.update(_rhythm_values(beats[index], sampling_rate_hz))
-            else:
-                values.update(CALCULATORS[name].compute(signal, sampling_rate_hz))
-        results.append((values, dict(versions)))
-    return results
+    return [(values, dict(versions)) for values in per_lead]
+
+
+def compute(
+    signal: np.ndarray, sampling_rate_hz: float | None, names: list[str] | None = None
+) -> tuple[Values, dict[str, int]]:
+    """`compute_many` of a single lead."""
+    return compute_many([signal], sampling_rate_hz, names)[0]
 
 
 def stale(versions: dict[str, int]) -> list[str]:

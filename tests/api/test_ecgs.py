@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -230,9 +231,9 @@ def test_insights_of_an_older_calculator_version_are_recomputed_once_and_saved(
     calls = []
     counted = insights.CALCULATORS["zero_crossings"]
 
-    def counting(signal: np.ndarray, rate: float | None) -> insights.Values:
-        calls.append(1)
-        return counted.compute(signal, rate)
+    def counting(signals: Sequence[np.ndarray], rate: float | None) -> list[insights.Values]:
+        calls.extend(signals)
+        return counted.compute(signals, rate)
 
     monkeypatch.setitem(
         insights.CALCULATORS, "zero_crossings", insights.Calculator(counted.version + 1, counting)
