@@ -27,30 +27,18 @@ class EcgUpload:
 class LeadSummary(msgspec.Struct):
     name: str
     number_of_samples: int
+    signal: list[int] | msgspec.UnsetType = msgspec.UNSET  # only when the ECG itself is read
 
 
 class EcgSummary(msgspec.Struct):
+    """What lists and creates show of an ECG; reading it adds each lead's signal."""
+
     id: str
     date: str
     created_at: str
     status: str
     sampling_rate_hz: int | float | None
     leads: list[LeadSummary]
-
-
-class LeadWithSignal(msgspec.Struct):
-    name: str
-    number_of_samples: int
-    signal: list[int] | msgspec.UnsetType = msgspec.UNSET  # absent for long recordings
-
-
-class EcgWithSignals(msgspec.Struct):
-    id: str
-    date: str
-    created_at: str
-    status: str
-    sampling_rate_hz: int | float | None
-    leads: list[LeadWithSignal]
 
 
 class LeadInsights(msgspec.Struct):

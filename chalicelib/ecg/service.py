@@ -6,6 +6,7 @@ import uuid
 from decimal import Decimal
 
 import msgspec
+import numpy as np
 
 from chalicelib.clock import now_iso
 from chalicelib.ecg import insights, rhythm
@@ -14,11 +15,9 @@ from chalicelib.ecg.model import (
     EcgInsights,
     EcgSummary,
     EcgUpload,
-    EcgWithSignals,
     LeadBeats,
     LeadInsights,
     LeadSummary,
-    LeadWithSignal,
     SignalWindow,
 )
 from chalicelib.errors import BadRequest, NotFound
@@ -39,14 +38,21 @@ def _shown_rate(item: EcgItem) -> int | float | None:
     return int(rate) if rate is not None and rate.is_integer() else rate
 
 
-def summary(item: EcgItem) -> EcgSummary:
+def summary(item: EcgItem, signals: list[np.ndarray] | None = None) -> EcgSummary:
+    if signals is None:
+        leads = [LeadSummary(lead.name, int(lead.number_of_samples)) for lead in item.leads]
+    else:
+        leads = [
+            LeadSummary(lead.name, signal.size, signal.tolist())
+            for lead, signal in zip(item.leads, signals, strict=True)
+        ]
     return EcgSummary(
         id=item.ecg_id,
         date=item.date,
         created_at=item.created_at,
         status=item.status,
         sampling_rate_hz=_shown_rate(item),
-        leads=[LeadSummary(lead.name, int(lead.number_of_samples)) for lead in item.leads],
+        leads=leads,
     )
 
 
@@ -89,26 +95,12 @@ def _owned(owner: str, ecg_id: str) -> EcgItem:
     return item
 
 
-def read(owner: str, ecg_id: str) -> EcgWithSignals:
-    """Every lead's signal, unless the recording is too long for one response."""
+def read(owner: str, ecg_id: str) -> EcgSummary:
+    """The summary with every lead's signal, unless the recording is too long for one response."""
     item = _owned(owner, ecg_id)
-    counts = [int(lead.number_of_samples) for lead in item.leads]
-    if sum(counts) > MAX_SAMPLES_IN_ONE_READ:
-        leads = [LeadWithSignal(lead.name, count) for lead, count in zip(item.leads, counts, strict=True)]
-    else:
-        signals = decode_signals(ecgs.get_payload(item))
-        leads = [
-            LeadWithSignal(lead.name, signal.size, signal.tolist())
-            for lead, signal in zip(item.leads, signals, strict=True)
-        ]
-    return EcgWithSignals(
-        id=item.ecg_id,
-        date=item.date,
-        created_at=item.created_at,
-        status=item.status,
-        sampling_rate_hz=_shown_rate(item),
-        leads=leads,
-    )
+    if sum(int(lead.number_of_samples) for lead in item.leads) > MAX_SAMPLES_IN_ONE_READ:
+        return summary(item)
+    return summary(item, decode_signals(ecgs.get_payload(item)))
 
 
 def read_insights(owner: str, ecg_id: str) -> EcgInsights:
