@@ -50,10 +50,15 @@ def web_file(name: str) -> str:
     return (WEB / name).read_text(encoding="utf-8")
 
 
-def _file(name: str, content_type: str, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        body=web_file(name), status_code=200, headers={"Content-Type": content_type, **(headers or {})}
-    )
+def web_response(name: str, content_type: str) -> Response:
+    return Response(body=web_file(name), status_code=200, headers={"Content-Type": content_type})
+
+
+def web_page(name: str) -> Response:
+    """An HTML page of chalicelib/web, under the strict Content-Security-Policy."""
+    response = web_response(name, HTML)
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response
 
 
 @route(docs_routes, "/openapi.json", "GET", public=True)
@@ -68,19 +73,19 @@ def get_docs() -> Response:
         # /docs/ reaches this view too (`make run` routes it here); the page's relative links
         # would miss its files from there.
         return Response(body="", status_code=308, headers={"Location": "../docs"})
-    return _file("docs.html", HTML, {"Content-Security-Policy": CONTENT_SECURITY_POLICY})
+    return web_page("docs.html")
 
 
 @route(docs_routes, "/docs/swagger-ui-bundle.js", "GET", public=True)
 def get_swagger_ui_bundle() -> Response:
-    return _file("swagger-ui/swagger-ui-bundle.js", JAVASCRIPT)
+    return web_response("swagger-ui/swagger-ui-bundle.js", JAVASCRIPT)
 
 
 @route(docs_routes, "/docs/swagger-ui.css", "GET", public=True)
 def get_swagger_ui_css() -> Response:
-    return _file("swagger-ui/swagger-ui.css", CSS)
+    return web_response("swagger-ui/swagger-ui.css", CSS)
 
 
 @route(docs_routes, "/docs/init.js", "GET", public=True)
 def get_docs_init() -> Response:
-    return _file("init.js", JAVASCRIPT)
+    return web_response("init.js", JAVASCRIPT)

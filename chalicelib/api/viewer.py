@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.api.docs import CONTENT_SECURITY_POLICY, CSS, HTML, JAVASCRIPT, web_file
+from chalicelib.api.docs import CSS, JAVASCRIPT, web_page, web_response
 from chalicelib.api.routing import route
 
 viewer_routes = Blueprint(__name__)
@@ -25,8 +25,7 @@ ASSETS = {
 
 
 def _asset(path: str) -> Response:
-    name, content_type = ASSETS[path]
-    return Response(body=web_file(name), status_code=200, headers={"Content-Type": content_type})
+    return web_response(*ASSETS[path])
 
 
 @route(viewer_routes, "/", "GET", public=True)
@@ -36,11 +35,7 @@ def get_viewer() -> Response:
         # A stage's root asked without its slash (https://host/api): the page's relative links
         # would resolve against the host's root and miss the stage.
         return Response(body="", status_code=308, headers={"Location": path.rsplit("/", 1)[-1] + "/"})
-    return Response(
-        body=web_file("viewer/index.html"),
-        status_code=200,
-        headers={"Content-Type": HTML, "Content-Security-Policy": CONTENT_SECURITY_POLICY},
-    )
+    return web_page("viewer/index.html")
 
 
 @route(viewer_routes, "/viewer/app.js", "GET", public=True)
