@@ -87,6 +87,13 @@ class Unavailable(ServiceError):
     status = 503
     default_code = "unavailable"
     retry_after_seconds: ClassVar[int] = 1
+    default_message: ClassVar[str] = (
+        "The database is busy or did not answer; nothing was half-written and repeating this"
+        " request is safe. Retry later."
+    )
+
+    def __init__(self, message: str | None = None, code: str | None = None) -> None:
+        super().__init__(message or self.default_message, code)
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_seconds)}

@@ -14,7 +14,6 @@ import time
 from chalicelib.errors import TooManyRequests, Unavailable
 from chalicelib.settings import get_settings
 from chalicelib.store import login_attempts
-from chalicelib.store.failures import UNAVAILABLE_MESSAGE
 
 RESERVE_ATTEMPTS = 20  # optimistic writes that lose to a parallel attempt are tried again
 
@@ -44,7 +43,7 @@ def reserve_attempt(username: str) -> None:
         kept = recent[max(0, len(recent) - limit + 1) :]
         if login_attempts.replace(username, seen, [*kept, now], expires_at=now + lockout):
             return
-    raise Unavailable(UNAVAILABLE_MESSAGE)
+    raise Unavailable()
 
 
 def succeeded(username: str) -> None:

@@ -13,7 +13,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Conflict, NotFound, Unauthenticated, Unavailable
-from chalicelib.store.failures import UNAVAILABLE_MESSAGE, database_call, new_write_token, own_write
+from chalicelib.store.failures import database_call, new_write_token, own_write
 from chalicelib.store.models import EcgChunkItem, EcgItem, UserItem, transaction_connection
 from chalicelib.store.pages import split_page
 
@@ -47,7 +47,7 @@ def _transact(write: Callable[[TransactWrite], None], on_cancel: Callable[[list[
             on_cancel(codes)
             if "ValidationError" in codes:
                 raise
-            raise Unavailable(UNAVAILABLE_MESSAGE) from None
+            raise Unavailable() from None
 
 
 def create_ecg(item: EcgItem, payload: bytes, write_token: str | None = None) -> None:

@@ -31,10 +31,6 @@ TRANSIENT_CODES = frozenset(
     }
 )
 CONDITION_FAILED = "ConditionalCheckFailedException"
-UNAVAILABLE_MESSAGE = (
-    "The database is busy or did not answer; nothing was half-written and repeating this request"
-    " is safe. Retry later."
-)
 
 
 def error_code(error: BaseException | None) -> str | None:
@@ -82,5 +78,5 @@ def database_call(
         if on_condition_failed and error_code(cause) == CONDITION_FAILED:
             raise on_condition_failed() from None
         if is_transient(error):
-            raise Unavailable(UNAVAILABLE_MESSAGE) from None
+            raise Unavailable() from None
         raise

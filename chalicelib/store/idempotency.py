@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.errors import Unavailable
-from chalicelib.store.failures import CONDITION_FAILED, UNAVAILABLE_MESSAGE, database_call, error_code
+from chalicelib.store.failures import CONDITION_FAILED, database_call, error_code
 from chalicelib.store.models import IdempotencyItem
 
 
@@ -77,7 +77,7 @@ def claim(
         held = get(key)
         if held is not None:
             return None if held.claim_token == claim_token else held
-    raise Unavailable(UNAVAILABLE_MESSAGE)
+    raise Unavailable()
 
 
 def complete(key: str, claim_token: str, status: int, body: str, location: str | None) -> None:

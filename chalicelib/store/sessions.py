@@ -7,7 +7,7 @@ from typing import Any
 
 from chalicelib.errors import Unavailable
 from chalicelib.settings import get_settings
-from chalicelib.store.failures import UNAVAILABLE_MESSAGE, database_call
+from chalicelib.store.failures import database_call
 from chalicelib.store.models import UserItem, transaction_connection
 
 MAX_ROUNDS = 3  # DynamoDB may leave keys unprocessed under load; ask again for those
@@ -34,7 +34,7 @@ def account_and_revocation(username: str, jti: str) -> tuple[UserItem | None, bo
             if not request:
                 break
     if request:
-        raise Unavailable(UNAVAILABLE_MESSAGE)
+        raise Unavailable()
     users = found.get(settings.users_table, [])
     account = UserItem.from_raw_data(users[0]) if users else None
     return account, bool(found.get(settings.revoked_tokens_table))
