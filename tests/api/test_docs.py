@@ -6,88 +6,27 @@ themselves and check the non-JSON answers against openapi.yaml here."""
 from __future__ import annotations
 
 import json
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
 
 from chalicelib.api.docs import CONTENT_SECURITY_POLICY, WEB
-from chalicelib.api.responses import SECURITY_HEADERS
+from tests.api.web_pages import (
+    ASSET_TYPES,
+    REQUIRED_CSP,
+    assert_links_stay_under,
+    assert_no_inline_script_or_style,
+    csp_directives,
+    documented_media_type,
+    get,
+    parse,
+)
 from tests.contract import spec
 from tests.helpers import Api, Reply
 
-REQUIRED_CSP = {
-    "default-src": ["'none'"],
-    "script-src": ["'self'"],
-    "style-src": ["'self'"],
-    "img-src": ["'self'", "data:"],
-    "connect-src": ["'self'"],
-    "base-uri": ["'none'"],
-    "frame-ancestors": ["'none'"],
-    "form-action": ["'self'"],
-}
-ASSET_TYPES = {".js": "text/javascript", ".css": "text/css"}
 # A Lambda proxy response is at most 6 MB, its body JSON-escaped inside it.
 LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024
-
-
-class Page(HTMLParser):
-    """What the checks need from the page: its tags, attributes and script contents."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.title = ""
-        self.script_text = ""
-        self._open: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-        self._open.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if self._open and self._open[-1] == tag:
-            self._open.pop()
-
-    def handle_data(self, data: str) -> None:
-        if self._open and self._open[-1] == "title":
-            self.title += data
-        if self._open and self._open[-1] == "script":
-            self.script_text += data
-
-    def links(self) -> list[str]:
-        return [
-            value
-            for tag, attrs in self.tags
-            for name, value in attrs.items()
-            if name in {"src", "href"} and value is not None and tag != "a"
-        ]
-
-
-def get(api: Api, path: str, headers: dict[str, str] | None = None) -> Reply:
-    """A GET without a token; every answer carries the headers every answer carries."""
-    reply = api.send("GET", path, headers or {}, None)
-    for name, value in SECURITY_HEADERS.items():
-        assert reply.headers.get(name.lower()) == value, f"GET {path} {reply.status} lacks {name}"
-    return reply
-
-
-def documented_media_type(path: str, status: int = 200) -> str:
-    (media_type,) = spec()["paths"][path]["get"]["responses"][str(status)]["content"]
-    return str(media_type)
-
-
-def parse(html: bytes) -> Page:
-    page = Page()
-    page.feed(html.decode("utf-8"))
-    page.close()
-    return page
-
-
-def csp_directives(header: str) -> dict[str, list[str]]:
-    directives = [directive.split() for directive in header.split(";") if directive.strip()]
-    return {name: sources for name, *sources in directives}
 
 
 @pytest.fixture
@@ -115,27 +54,12 @@ def test_docs_page_has_the_strict_content_security_policy(docs: Reply):
 
 
 def test_docs_page_has_no_inline_script_or_style(docs: Reply):
-    page = parse(docs.raw)
-    scripts = [attrs for tag, attrs in page.tags if tag == "script"]
-    assert scripts and all(attrs.get("src") for attrs in scripts)
-    assert page.script_text.strip() == ""
-    assert not any(tag == "style" for tag, _ in page.tags)
-    for tag, attrs in page.tags:
-        assert "style" not in attrs, tag
-        assert not [name for name in attrs if name.startswith("on")], tag
-    assert "javascript:" not in docs.raw.decode()
+    assert_no_inline_script_or_style(docs.raw)
 
 
 @pytest.mark.parametrize("prefix", ["", "/api"])
 def test_docs_page_loads_only_same_origin_files_relative_to_itself(docs: Reply, prefix: str):
-    """Relative links: under a stage prefix (/api on AWS) they stay inside the stage."""
-    page = parse(docs.raw)
-    page_url = f"https://example.test{prefix}/docs"
-    for link in page.links():
-        if link.startswith("data:"):
-            continue
-        assert not urlsplit(link).scheme and not link.startswith("/"), link
-        assert urlsplit(urljoin(page_url, link)).path.startswith(f"{prefix}/docs/"), link
+    assert_links_stay_under(docs.raw, f"https://example.test{prefix}/docs", f"{prefix}/docs/")
 
 
 def test_every_file_the_page_loads_is_served_with_its_content_type(api: Api, docs: Reply):

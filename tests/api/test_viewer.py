@@ -11,12 +11,20 @@ import pytest
 from chalicelib.api.docs import CONTENT_SECURITY_POLICY, WEB
 from chalicelib.api.viewer import ASSETS
 from chalicelib.auth.access import PUBLIC_ROUTES
-from tests.api.test_docs import REQUIRED_CSP, csp_directives, documented_media_type, get, parse
+from tests.api.web_pages import (
+    ASSET_TYPES,
+    REQUIRED_CSP,
+    assert_links_stay_under,
+    assert_no_inline_script_or_style,
+    csp_directives,
+    documented_media_type,
+    get,
+    parse,
+)
 from tests.contract import spec
 from tests.helpers import Api, Reply
 
 VIEWER = WEB / "viewer"
-ASSET_TYPES = {".js": "text/javascript", ".css": "text/css"}
 
 
 @pytest.fixture
@@ -42,15 +50,7 @@ def test_the_viewer_has_the_strict_content_security_policy(viewer: Reply):
 
 
 def test_the_viewer_has_no_inline_script_or_style(viewer: Reply):
-    page = parse(viewer.raw)
-    scripts = [attrs for tag, attrs in page.tags if tag == "script"]
-    assert scripts and all(attrs.get("src") for attrs in scripts)
-    assert page.script_text.strip() == ""
-    assert not any(tag == "style" for tag, _ in page.tags)
-    for tag, attrs in page.tags:
-        assert "style" not in attrs, tag
-        assert not [name for name in attrs if name.startswith("on")], tag
-    assert "javascript:" not in viewer.raw.decode()
+    assert_no_inline_script_or_style(viewer.raw)
 
 
 def test_every_form_control_has_a_label(viewer: Reply):
@@ -64,12 +64,7 @@ def test_every_form_control_has_a_label(viewer: Reply):
 
 @pytest.mark.parametrize("prefix", ["", "/api"])
 def test_the_viewer_loads_only_same_origin_files_relative_to_itself(viewer: Reply, prefix: str):
-    page_url = f"https://example.test{prefix}/"
-    for link in parse(viewer.raw).links():
-        if link.startswith("data:"):
-            continue
-        assert not urlsplit(link).scheme and not link.startswith("/"), link
-        assert urlsplit(urljoin(page_url, link)).path.startswith(f"{prefix}/viewer/"), link
+    assert_links_stay_under(viewer.raw, f"https://example.test{prefix}/", f"{prefix}/viewer/")
 
 
 def test_every_file_the_viewer_loads_is_served_as_it_is_in_the_package(api: Api, viewer: Reply):
