@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from chalice.app import Chalice, Request, Response
+from chalice.app import Chalice, Request, Response, SQSEvent
 
 from chalicelib.api.auth import auth_routes
 from chalicelib.api.docs import docs_routes
@@ -38,3 +38,19 @@ def shape_and_log(request: Request, get_response: Callable[[Request], Response])
         source_ip=(context.get("identity") or {}).get("sourceIp"),
     )
     return response
+
+
+UPLOADS_QUEUE = "ecg-insights-uploads"  # on AWS the merge template points this at the stage's queue
+
+
+@app.on_sqs_message(queue=UPLOADS_QUEUE, batch_size=1, name="process_uploads")
+def process_uploads(event: SQSEvent) -> None:
+    """S3 tells SQS that an uploaded file arrived; this turns it into a stored ECG.
+
+    A failure raises, so SQS delivers the message again (and after a few tries to the
+    dead-letter queue); processing is idempotent, so redelivery is safe."""
+    from chalicelib.ecg.processing import process_notification
+
+    for record in event:
+        attributes = record.to_dict().get("attributes") or {}
+        process_notification(record.body, int(attributes.get("ApproximateReceiveCount", 1)))

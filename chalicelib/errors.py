@@ -20,6 +20,10 @@ class ServiceError(Exception):
     def headers(self) -> dict[str, str]:
         return {}
 
+    def details(self) -> dict[str, str]:
+        """Fields the error body carries beside `message` and `code`."""
+        return {}
+
 
 class BadRequest(ServiceError):
     status = 400
@@ -52,6 +56,19 @@ class MethodNotAllowed(ServiceError):
 class Conflict(ServiceError):
     status = 409
     default_code = "conflict"
+
+
+class NotReady(Conflict):
+    """Insights, beats and signal exist only once an ECG is `ready`; the body says what it is."""
+
+    default_code = "ecg_not_ready"
+
+    def __init__(self, ecg_status: str) -> None:
+        super().__init__(f"the ECG is {ecg_status}, not ready")
+        self.ecg_status = ecg_status
+
+    def details(self) -> dict[str, str]:
+        return {"status": self.ecg_status}
 
 
 class PayloadTooLarge(ServiceError):
@@ -88,7 +105,7 @@ class Unavailable(ServiceError):
     default_code = "unavailable"
     retry_after_seconds: ClassVar[int] = 1
     default_message: ClassVar[str] = (
-        "The database is busy or did not answer; nothing was half-written and repeating this"
+        "The storage is busy or did not answer; nothing was half-written and repeating this"
         " request is safe. Retry later."
     )
 

@@ -20,9 +20,13 @@ _DESCRIPTIONS: dict[str, str] = {}
 
 # `me` (reserved for /users/me) is shorter than any username.
 Username = Annotated[str, _pattern(r"^[A-Za-z0-9._@-]{3,64}\Z", "3-64 characters of A-Z a-z 0-9 . _ @ -")]
+# `uploads` would be the path of POST /ecgs/uploads, not of an ECG.
 EcgId = Annotated[
     str,
-    _pattern(r"^(?!\.+\Z)[A-Za-z0-9._:-]{1,128}\Z", "1-128 characters of A-Z a-z 0-9 . _ : -, not only dots"),
+    _pattern(
+        r"^(?!\.+\Z)(?!uploads\Z)[A-Za-z0-9._:-]{1,128}\Z",
+        "1-128 characters of A-Z a-z 0-9 . _ : -, not only dots, not `uploads`",
+    ),
 ]
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128, description="8-128 characters")]
 LeadName = Annotated[str, msgspec.Meta(min_length=1, max_length=32, description="1-32 characters")]

@@ -16,7 +16,6 @@ class Settings:
     dynamodb_host: str | None
     users_table: str
     ecgs_table: str
-    ecg_chunks_table: str
     revoked_tokens_table: str
     login_attempts_table: str
     idempotency_keys_table: str
@@ -29,6 +28,9 @@ class Settings:
     db_max_retries: int
     login_max_failures: int
     login_lockout_seconds: int
+    signals_bucket: str
+    s3_endpoint: str | None
+    upload_url_seconds: int
 
 
 APP_NAME = "ecg-insights"
@@ -36,8 +38,8 @@ APP_NAME = "ecg-insights"
 PREVIOUS_SECRET_SUFFIX = "-previous"
 
 
-def default_table_name(stage: str, kind: str) -> str:
-    """Tables are named per stage unless the environment names them (as CloudFormation does)."""
+def default_resource_name(stage: str, kind: str) -> str:
+    """Tables and the bucket are named per stage unless the environment names them (as CloudFormation does)."""
     return f"{APP_NAME}-{stage}-{kind}"
 
 
@@ -55,17 +57,16 @@ def get_settings() -> Settings:
         stage=stage,
         region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
         dynamodb_host=os.environ.get("ECG_DYNAMODB_HOST") or None,
-        users_table=os.environ.get("ECG_USERS_TABLE", default_table_name(stage, "users")),
-        ecgs_table=os.environ.get("ECG_ECGS_TABLE", default_table_name(stage, "ecgs")),
-        ecg_chunks_table=os.environ.get("ECG_ECG_CHUNKS_TABLE", default_table_name(stage, "ecg-chunks")),
+        users_table=os.environ.get("ECG_USERS_TABLE", default_resource_name(stage, "users")),
+        ecgs_table=os.environ.get("ECG_ECGS_TABLE", default_resource_name(stage, "ecgs")),
         revoked_tokens_table=os.environ.get(
-            "ECG_REVOKED_TOKENS_TABLE", default_table_name(stage, "revoked-tokens")
+            "ECG_REVOKED_TOKENS_TABLE", default_resource_name(stage, "revoked-tokens")
         ),
         login_attempts_table=os.environ.get(
-            "ECG_LOGIN_ATTEMPTS_TABLE", default_table_name(stage, "login-attempts")
+            "ECG_LOGIN_ATTEMPTS_TABLE", default_resource_name(stage, "login-attempts")
         ),
         idempotency_keys_table=os.environ.get(
-            "ECG_IDEMPOTENCY_KEYS_TABLE", default_table_name(stage, "idempotency-keys")
+            "ECG_IDEMPOTENCY_KEYS_TABLE", default_resource_name(stage, "idempotency-keys")
         ),
         token_ttl_seconds=_int("ECG_TOKEN_TTL_SECONDS", 3600),
         bcrypt_rounds=_int("ECG_BCRYPT_ROUNDS", 12),
@@ -78,4 +79,7 @@ def get_settings() -> Settings:
         db_max_retries=_int("ECG_DB_MAX_RETRIES", 3),
         login_max_failures=_int("ECG_LOGIN_MAX_FAILURES", 5),
         login_lockout_seconds=_int("ECG_LOGIN_LOCKOUT_SECONDS", 900),
+        signals_bucket=os.environ.get("ECG_SIGNALS_BUCKET", default_resource_name(stage, "signals")),
+        s3_endpoint=os.environ.get("ECG_S3_ENDPOINT") or None,
+        upload_url_seconds=_int("ECG_UPLOAD_URL_SECONDS", 3600),
     )

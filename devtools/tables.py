@@ -1,4 +1,5 @@
-"""Create the tables locally (the local runner, tests, the manage CLI); on AWS the template does."""
+"""Create the tables and the bucket locally (the local runner, tests, the manage CLI); on AWS the
+template does."""
 
 from __future__ import annotations
 
@@ -6,7 +7,19 @@ from chalicelib.store.models import ALL_MODELS
 
 
 def create_tables() -> None:
-    """Create any missing table, named by the current settings."""
+    """Create any missing table, and the bucket, named by the current settings."""
     for model in ALL_MODELS:
         if not model.exists():
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+    create_bucket()
+
+
+def create_bucket() -> None:
+    """The signals bucket, named by the current settings (S3 answers a repeat with an error)."""
+    from chalicelib.settings import get_settings
+    from chalicelib.store.signals import client
+
+    name = get_settings().signals_bucket
+    existing = {bucket["Name"] for bucket in client().list_buckets().get("Buckets", [])}
+    if name not in existing:
+        client().create_bucket(Bucket=name)

@@ -1,6 +1,6 @@
-"""Fault injection for DynamoDB: moto has no fault switch, so a botocore `before-send` hook
-answers chosen operations in its place: a throttling or internal error, a reset connection, or
-a write that is applied and whose answer is then lost."""
+"""Fault injection for DynamoDB and S3: moto has no fault switch, so a botocore `before-send`
+hook answers chosen operations in its place: a throttling or internal error, a reset
+connection, or a write that is applied and whose answer is then lost."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError
@@ -16,6 +17,10 @@ from botocore.exceptions import ConnectionClosedError
 ERRORS = {
     "throttle": (400, "ProvisionedThroughputExceededException", "Rate of requests exceeds capacity"),
     "internal": (500, "InternalServerError", "Internal server error"),
+}
+S3_ERRORS = {
+    "throttle": (503, "SlowDown", "Please reduce your request rate."),
+    "internal": (500, "InternalError", "We encountered an internal error. Please try again."),
 }
 
 
@@ -56,9 +61,27 @@ class FaultPlan:
 
 
 def operation_of(request: Any) -> str:
+    """DynamoDB names the operation in a header; S3 in the method and query (the API's name)."""
     operation = request.headers.get("X-Amz-Target", b"")
     operation = operation.decode() if isinstance(operation, bytes) else operation
-    return str(operation).rsplit(".", 1)[-1]
+    if operation:
+        return str(operation).rsplit(".", 1)[-1]
+    return s3_operation(request.method, urlsplit(request.url).query)
+
+
+def s3_operation(method: str, query: str) -> str:
+    fields = parse_qs(query, keep_blank_values=True)
+    if "tagging" in fields:
+        return {"PUT": "PutObjectTagging", "DELETE": "DeleteObjectTagging"}.get(method, "GetObjectTagging")
+    if "uploads" in fields:
+        return "CreateMultipartUpload"
+    if "uploadId" in fields:
+        if "partNumber" in fields:
+            return "UploadPart"
+        return {"POST": "CompleteMultipartUpload", "DELETE": "AbortMultipartUpload"}.get(method, "ListParts")
+    return {"PUT": "PutObject", "GET": "GetObject", "DELETE": "DeleteObject", "HEAD": "HeadObject"}.get(
+        method, method
+    )
 
 
 def answer_with(kind: str, request: Any, apply: Callable[[], Any]) -> Any:
@@ -70,6 +93,10 @@ def answer_with(kind: str, request: Any, apply: Callable[[], Any]) -> Any:
         apply()
     if kind in ("lost", "reset"):
         raise ConnectionClosedError(endpoint_url=request.url)
+    if not request.headers.get("X-Amz-Target"):
+        status, code, message = S3_ERRORS[kind]
+        xml = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+        return AWSResponse(request.url, status, {"x-amz-request-id": "fault"}, _Body(xml.encode()))
     status, code, message = ERRORS[kind]
     body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message})
     return AWSResponse(request.url, status, {"x-amzn-RequestId": "fault"}, _Body(body.encode()))

@@ -88,3 +88,22 @@ class Api(Client):
         created = self.create_user(username, password)
         assert created.status == 201, created.json
         return self.login(username, password)
+
+
+def stored_objects(owner: str) -> dict[str, bool]:
+    """Every object of an owner's in the bucket: key → still pending (a lifecycle rule expires it)."""
+    from chalicelib.settings import get_settings
+    from chalicelib.store.signals import client
+
+    s3, bucket = client(), get_settings().signals_bucket
+    found = {}
+    for prefix in (f"signals/{owner}/", f"uploads/{owner}/"):
+        for item in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
+            tags = s3.get_object_tagging(Bucket=bucket, Key=item["Key"])["TagSet"]
+            found[item["Key"]] = {"Key": "state", "Value": "pending"} in tags
+    return found
+
+
+def lasting_objects(owner: str) -> list[str]:
+    """The owner's objects no lifecycle rule will remove."""
+    return [key for key, pending in stored_objects(owner).items() if not pending]

@@ -1,4 +1,5 @@
-"""The POST /ecgs body: decoded and checked at the edge, handed on as an EcgUpload.
+"""The POST /ecgs and POST /ecgs/uploads bodies: decoded and checked at the edge, handed on as an
+EcgUpload or an UploadAnnouncement.
 
 msgspec decodes and type-checks the body in one C pass (no coercion: 3.0, 1e3, true, "2" and
 null are not integers; unknown fields are named); the few cross-field rules follow.
@@ -8,17 +9,19 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 import numpy as np
 
 from chalicelib.api.bodies import decode_json
-from chalicelib.ecg.model import EcgUpload, LeadUpload
+from chalicelib.ecg.model import EcgUpload, LeadUpload, UploadAnnouncement
 from chalicelib.errors import BadRequest
 from chalicelib.rules import EcgId, LeadName, Sample, SamplingRate
 
 MAX_LEADS = 32
+MAX_UPLOAD_BYTES = 2**31  # 2 GiB
+MAX_JSON_UPLOAD_BYTES = 2**28  # 256 MiB: a JSON file is parsed whole
 # RFC 3339 section 5.6 (the offset may be left out: UTC). fromisoformat then checks the calendar.
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)?")
 
@@ -34,6 +37,13 @@ class EcgBody(msgspec.Struct, forbid_unknown_fields=True):
     leads: Annotated[list[LeadBody], msgspec.Meta(min_length=1, max_length=MAX_LEADS)]
     id: EcgId | msgspec.UnsetType = msgspec.UNSET
     sampling_rate_hz: SamplingRate | msgspec.UnsetType = msgspec.UNSET
+
+
+class UploadBody(msgspec.Struct, forbid_unknown_fields=True):
+    date: str
+    format: Literal["edf", "json"]
+    size_bytes: Annotated[int, msgspec.Meta(ge=1, le=MAX_UPLOAD_BYTES)]
+    id: EcgId | msgspec.UnsetType = msgspec.UNSET
 
 
 def _invalid(message: str, at: str) -> BadRequest:
@@ -82,3 +92,11 @@ def parse_ecg(raw_body: str | bytes, content_type: str | None) -> EcgUpload:
     ecg_id = None if body.id is msgspec.UNSET else body.id
     sampling_rate_hz = None if body.sampling_rate_hz is msgspec.UNSET else body.sampling_rate_hz
     return EcgUpload(ecg_id, date, sampling_rate_hz, _leads(body))
+
+
+def parse_upload(raw_body: str | bytes, content_type: str | None) -> UploadAnnouncement:
+    body = decode_json(raw_body, content_type, UploadBody)
+    if body.format == "json" and body.size_bytes > MAX_JSON_UPLOAD_BYTES:
+        raise _invalid(f"a JSON file may have at most {MAX_JSON_UPLOAD_BYTES} bytes", "$.size_bytes")
+    ecg_id = None if body.id is msgspec.UNSET else body.id
+    return UploadAnnouncement(ecg_id, rfc3339_date(body.date), body.format, body.size_bytes)

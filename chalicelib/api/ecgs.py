@@ -33,6 +33,18 @@ def create_ecg(principal: Principal, request_key: str | None) -> Response:
     return json_response(created, 201, {"Location": f"/ecgs/{created.id}"})
 
 
+@route(ecg_routes, "/ecgs/uploads", "POST", idempotent=True)
+def announce_upload(principal: Principal, request_key: str | None) -> Response:
+    from chalicelib.api.ecg_body import parse_upload
+    from chalicelib.ecg import service
+
+    request = ecg_routes.current_request
+    ticket = service.announce(
+        principal.username, parse_upload(request.raw_body, request.headers.get("content-type")), request_key
+    )
+    return json_response(ticket, 201, {"Location": f"/ecgs/{ticket.id}"})
+
+
 @route(ecg_routes, "/ecgs", "GET")
 def list_ecgs(principal: Principal) -> Response:
     from chalicelib.ecg import service

@@ -25,7 +25,8 @@ def empty_response(status: int = 204) -> Response:
 
 
 def error_response(error: ServiceError) -> Response:
-    return json_response({"message": error.message, "code": error.code}, error.status, error.headers())
+    body = {"message": error.message, "code": error.code, **error.details()}
+    return json_response(body, error.status, error.headers())
 
 
 def finish(response: Response) -> Response:

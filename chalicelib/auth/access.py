@@ -18,6 +18,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("/users/{username}", "DELETE"): ADMIN_ONLY,
     ("/ecgs", "POST"): USER_ONLY,
     ("/ecgs", "GET"): USER_ONLY,
+    ("/ecgs/uploads", "POST"): USER_ONLY,
     ("/ecgs/{id}", "GET"): USER_ONLY,
     ("/ecgs/{id}", "DELETE"): USER_ONLY,
     ("/ecgs/{id}/insights", "GET"): USER_ONLY,

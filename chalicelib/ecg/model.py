@@ -24,6 +24,16 @@ class EcgUpload:
     leads: list[LeadUpload]
 
 
+@dataclass(frozen=True)
+class UploadAnnouncement:
+    """A validated POST /ecgs/uploads body: the file itself comes later, to S3."""
+
+    ecg_id: str | None
+    date: str
+    format: str
+    size_bytes: int
+
+
 class LeadSummary(msgspec.Struct):
     name: str
     number_of_samples: int
@@ -39,6 +49,22 @@ class EcgSummary(msgspec.Struct):
     status: str
     sampling_rate_hz: int | float | None
     leads: list[LeadSummary]
+    error: str | msgspec.UnsetType = msgspec.UNSET  # why a `failed` ECG failed
+
+
+class UploadTarget(msgspec.Struct):
+    """Where and how the client sends the file: exactly this method, URL and headers."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    expires_at: str
+
+
+class UploadTicket(msgspec.Struct):
+    id: str
+    status: str
+    upload: UploadTarget
 
 
 class LeadInsights(msgspec.Struct):

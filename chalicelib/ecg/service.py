@@ -1,16 +1,16 @@
-"""ECG use cases: compute insights, pack, store; and read them back for their owner."""
+"""ECG use cases: compute insights, pack, store; announce uploads; read them back for their owner."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import msgspec
 import numpy as np
 
 from chalicelib.clock import now_iso
-from chalicelib.ecg import insights, rhythm
-from chalicelib.ecg.codec import decode_signals, encode_signals
+from chalicelib.ecg import codec, insights, rhythm
 from chalicelib.ecg.model import (
     EcgInsights,
     EcgSummary,
@@ -19,13 +19,33 @@ from chalicelib.ecg.model import (
     LeadInsights,
     LeadSummary,
     SignalWindow,
+    UploadAnnouncement,
+    UploadTarget,
+    UploadTicket,
 )
-from chalicelib.errors import BadRequest, NotFound
+from chalicelib.errors import BadRequest, NotFound, NotReady
 from chalicelib.rules import EcgId, is_valid
-from chalicelib.store import ecgs
+from chalicelib.store import ecgs, signals
 from chalicelib.store.models import EcgItem, LeadSummaryAttribute
 
 MAX_SAMPLES_IN_ONE_READ = 2_000_000  # a longer recording is read by window
+UPLOAD_DEADLINE = timedelta(hours=24)  # an announced file that has not arrived by then: failed
+NOT_UPLOADED = "the file was not uploaded within 24 hours of its announcement"
+
+
+def upload_overdue(item: EcgItem, now: datetime | None = None) -> bool:
+    if item.status != "awaiting_upload":
+        return False
+    announced = datetime.fromisoformat(item.created_at.replace("Z", "+00:00"))
+    return (now or datetime.now(UTC)) - announced > UPLOAD_DEADLINE
+
+
+def _status(item: EcgItem) -> tuple[str, str | None]:
+    """The status a client sees: an upload that never came is failed once its day is over,
+    without anything having to run at that moment."""
+    if upload_overdue(item):
+        return "failed", NOT_UPLOADED
+    return item.status, item.error
 
 
 def _rate(item: EcgItem) -> float | None:
@@ -46,13 +66,15 @@ def summary(item: EcgItem, signals: list[np.ndarray] | None = None) -> EcgSummar
             LeadSummary(lead.name, signal.size, signal.tolist())
             for lead, signal in zip(item.leads, signals, strict=True)
         ]
+    status, error = _status(item)
     return EcgSummary(
         id=item.ecg_id,
         date=item.date,
         created_at=item.created_at,
-        status=item.status,
+        status=status,
         sampling_rate_hz=_shown_rate(item),
         leads=leads,
+        error=msgspec.UNSET if error is None else error,
     )
 
 
@@ -75,16 +97,39 @@ def _new_id(request_key: str | None) -> str:
 def create(owner: str, upload: EcgUpload, request_key: str | None = None) -> EcgSummary:
     """`request_key` identifies a request the client may repeat (its Idempotency-Key): a repeat
     that runs again after a 503 finds its own ECG instead of storing a second one."""
+    ecg_id = upload.ecg_id or _new_id(request_key)
+    payload, index = codec.encode_signals([lead.signal for lead in upload.leads])
     item = EcgItem(
         owner,
-        upload.ecg_id or _new_id(request_key),
+        ecg_id,
         date=upload.date,
         created_at=now_iso(),
         sampling_rate_hz=upload.sampling_rate_hz,
         leads=_lead_attributes(upload),
+        signal_key=signals.signal_key(owner, ecg_id),
+        signal_index=index,
     )
-    ecgs.create_ecg(item, encode_signals([lead.signal for lead in upload.leads]), request_key)
+    ecgs.create_ecg(item, payload, request_key)
     return summary(item)
+
+
+def announce(owner: str, announcement: UploadAnnouncement, request_key: str | None = None) -> UploadTicket:
+    """A pending ECG and a URL its file can be PUT to; processing starts when the file arrives."""
+    ecg_id = announcement.ecg_id or _new_id(request_key)
+    item = EcgItem(
+        owner,
+        ecg_id,
+        date=announcement.date,
+        created_at=now_iso(),
+        status="awaiting_upload",
+        upload_key=signals.upload_key(owner, ecg_id),
+        upload_format=announcement.format,
+        size_bytes=announcement.size_bytes,
+    )
+    ecgs.create_upload(item, request_key)
+    assert item.upload_key is not None
+    url, headers, expires_at = signals.upload_url(item.upload_key, announcement.size_bytes)
+    return UploadTicket(item.ecg_id, item.status, UploadTarget("PUT", url, headers, expires_at))
 
 
 def _owned(owner: str, ecg_id: str) -> EcgItem:
@@ -95,22 +140,34 @@ def _owned(owner: str, ecg_id: str) -> EcgItem:
     return item
 
 
-def read(owner: str, ecg_id: str) -> EcgSummary:
-    """The summary with every lead's signal, unless the recording is too long for one response."""
+def _ready(owner: str, ecg_id: str) -> EcgItem:
     item = _owned(owner, ecg_id)
-    if sum(int(lead.number_of_samples) for lead in item.leads) > MAX_SAMPLES_IN_ONE_READ:
+    status, _ = _status(item)
+    if status != "ready":
+        raise NotReady(status)
+    return item
+
+
+def read(owner: str, ecg_id: str) -> EcgSummary:
+    """The summary with every lead's signal, unless the recording is too long for one response
+    or has no signal yet."""
+    item = _owned(owner, ecg_id)
+    if (
+        item.status != "ready"
+        or sum(int(lead.number_of_samples) for lead in item.leads) > MAX_SAMPLES_IN_ONE_READ
+    ):
         return summary(item)
-    return summary(item, decode_signals(ecgs.get_payload(item)))
+    return summary(item, codec.decode_signals(ecgs.get_payload(item)))
 
 
 def read_insights(owner: str, ecg_id: str) -> EcgInsights:
     """Stored insights only; what a newer calculator version would compute differently is
     recomputed once and saved."""
-    item = _owned(owner, ecg_id)
+    item = _ready(owner, ecg_id)
     stale = [insights.stale(dict(lead.insight_versions.as_dict())) for lead in item.leads]  # type: ignore[no-untyped-call]
     if any(stale):
-        signals = decode_signals(ecgs.get_payload(item))
-        for lead, names, signal in zip(item.leads, stale, signals, strict=True):
+        decoded = codec.decode_signals(ecgs.get_payload(item))
+        for lead, names, signal in zip(item.leads, stale, decoded, strict=True):
             values, versions = insights.compute(signal, _rate(item), names)
             lead.insights = {**lead.insights.as_dict(), **values}  # type: ignore[no-untyped-call]
             lead.insight_versions = {**lead.insight_versions.as_dict(), **versions}  # type: ignore[no-untyped-call]
@@ -141,28 +198,44 @@ def _lead_index(item: EcgItem, lead_name: str) -> int:
 
 
 def read_window(owner: str, ecg_id: str, lead_name: str, start: int, count: int) -> SignalWindow:
-    """`count` samples of one lead from `start`, cut short at the lead's end."""
-    item = _owned(owner, ecg_id)
+    """`count` samples of one lead from `start`, cut short at the lead's end: two ranged reads of
+    the signal object (the index entries, then the blocks), whatever the recording's length."""
+    item = _ready(owner, ecg_id)
     index = _lead_index(item, lead_name)
-    length = int(item.leads[index].number_of_samples)
-    if start >= length:
-        raise BadRequest(f"start must be before the lead's end ({length} samples)", "invalid_query")
-    signal = decode_signals(ecgs.get_payload(item))[index]
-    window = signal[start : start + count]
+    lengths = _lengths(item)
+    if start >= lengths[index]:
+        raise BadRequest(f"start must be before the lead's end ({lengths[index]} samples)", "invalid_query")
+    window = codec.read_window(ecgs.range_reader(item), int(item.signal_index), lengths, index, start, count)
     return SignalWindow(item.ecg_id, lead_name, _shown_rate(item), start, window.tolist())
 
 
+def _lengths(item: EcgItem) -> list[int]:
+    return [int(lead.number_of_samples) for lead in item.leads]
+
+
+def _beats(item: EcgItem, index: int, rate: float) -> np.ndarray:
+    """The beats stored with the signal when processing found them; otherwise (an ECG posted
+    whole, or a detector newer than the one that ran) found again from the signal."""
+    versions = item.leads[index].insight_versions.as_dict()  # type: ignore[no-untyped-call]
+    if "rhythm" not in insights.stale(dict(versions)):
+        stored = codec.read_beats(ecgs.range_reader(item), int(item.signal_index), _lengths(item), index)
+        if stored is not None:
+            return stored
+    return rhythm.detect_beats(codec.decode_signals(ecgs.get_payload(item))[index], rate)
+
+
 def read_beats(owner: str, ecg_id: str, lead_name: str, start: int, end: int | None) -> LeadBeats:
-    """The lead's beats in [start, end), found again by the same detector that counted them."""
-    item = _owned(owner, ecg_id)
+    """The lead's beats in [start, end)."""
+    item = _ready(owner, ecg_id)
     index = _lead_index(item, lead_name)
     rate = _rate(item)
     if rate is None:
         return LeadBeats(item.ecg_id, lead_name, None, None)
-    signal = decode_signals(ecgs.get_payload(item))[index]
-    beats = rhythm.detect_beats(signal, rate)
-    window = beats[(beats >= start) & (beats < (signal.size if end is None else end))]
-    return LeadBeats(item.ecg_id, lead_name, _shown_rate(item), window.tolist())
+    beats = _beats(item, index, rate)
+    stop = int(item.leads[index].number_of_samples) if end is None else end
+    return LeadBeats(
+        item.ecg_id, lead_name, _shown_rate(item), beats[(beats >= start) & (beats < stop)].tolist()
+    )
 
 
 def list_page(owner: str, limit: int, after: str | None) -> tuple[list[EcgSummary], str | None]:

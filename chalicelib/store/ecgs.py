@@ -1,43 +1,40 @@
-"""The ECG repository: metadata items plus the chunk items that hold the packed signals.
+"""The ECG repository: metadata items in DynamoDB, each the commit point of its signal in S3.
 
-An ECG is written in one DynamoDB transaction (metadata + every chunk), conditional on the id
-being new and the owner still being an active account, so readers see all of it or nothing.
-Chunks are only ever read by the exact keys the metadata lists, so nothing else can leak in.
+Writing an ECG: the signal object is put under the pending tag, then the item is created in one
+transaction (conditional on the id being new and the owner still being an active account), then
+the object is committed. A failure before the item exists leaves only a pending object, which
+the lifecycle rule expires; a failure to commit removes the item again, so no reader ever
+follows an item to an object that may expire. Deleting removes the item first (what readers
+see), then the objects.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.errors import Conflict, NotFound, Unauthenticated, Unavailable
-from chalicelib.store.failures import database_call, new_write_token, own_write
-from chalicelib.store.models import EcgChunkItem, EcgItem, UserItem, transaction_connection
+from chalicelib.errors import Conflict, NotFound, ServiceError, Unauthenticated, Unavailable
+from chalicelib.store import signals
+from chalicelib.store.failures import aws_call, new_write_token, own_write
+from chalicelib.store.models import EcgItem, UserItem, transaction_connection
 from chalicelib.store.pages import split_page
 
-CHUNK_BYTES = 350_000
-MAX_CHUNKS = 99
 TRANSACTION_ATTEMPTS = 3
-
-
-def chunk_key(ecg_id: str, index: int) -> str:
-    return f"{ecg_id}#{index:04d}"
-
-
-def split_payload(payload: bytes) -> list[bytes]:
-    chunks = [payload[start : start + CHUNK_BYTES] for start in range(0, len(payload), CHUNK_BYTES)]
-    if len(chunks) > MAX_CHUNKS:
-        raise ValueError(f"payload of {len(payload)} bytes needs more than {MAX_CHUNKS} chunks")
-    return chunks
+logger = logging.getLogger(__name__)
 
 
 def _transact(write: Callable[[TransactWrite], None], on_cancel: Callable[[list[str]], None]) -> None:
     """Run a write transaction; retry transaction conflicts, hand other cancellations to on_cancel."""
     for attempt in range(TRANSACTION_ATTEMPTS):
         try:
-            with database_call(), TransactWrite(connection=transaction_connection()) as transaction:
+            with aws_call(), TransactWrite(connection=transaction_connection()) as transaction:
                 write(transaction)
             return
         except TransactWriteError as error:
@@ -50,29 +47,48 @@ def _transact(write: Callable[[TransactWrite], None], on_cancel: Callable[[list[
             raise Unavailable() from None
 
 
-def create_ecg(item: EcgItem, payload: bytes, write_token: str | None = None) -> None:
-    """All or nothing; a retry that finds this request's own item (its write token: the
-    request's Idempotency-Key when it has one) succeeded, and `item` takes the stored times."""
-    chunks = split_payload(payload)
-    item.chunk_count = len(chunks)
-    item.write_token = token = write_token or new_write_token()
+def _discard(key: str) -> None:
+    """An object no item refers to: deleted, or else marked pending for the lifecycle rule."""
+    try:
+        signals.delete(key)
+    except ServiceError:
+        _left_behind(key)
+
+
+def _left_behind(key: str) -> None:
+    """Mark an object that could not be deleted pending, so the lifecycle rule removes it; if
+    even that fails, log its key for an operator."""
+    try:
+        signals.mark_pending(key)
+        logger.warning(json.dumps({"event": "object_left_to_expire", "key": key}))
+    except ServiceError:
+        logger.error(json.dumps({"event": "object_left_after_delete", "key": key}))
+
+
+def _account_active() -> Condition:
+    active: Condition = UserItem.username.exists() & (UserItem.deleting == False)  # noqa: E712
+    return active
+
+
+def _insert(item: EcgItem, token: str) -> None:
+    """Create the item, all or nothing; a retry that finds this request's own item (by its write
+    token) succeeded, and `item` takes the stored item's time and object keys."""
+    item.write_token = token
 
     def applied() -> bool:
         found = get_ecg(item.owner, item.ecg_id)
         if found is None or found.write_token != token:
             return False
-        item.created_at = found.created_at
+        item.created_at, item.signal_key, item.upload_key = (
+            found.created_at,
+            found.signal_key,
+            found.upload_key,
+        )
         return True
 
     def write(transaction: TransactWrite) -> None:
-        transaction.condition_check(
-            UserItem,
-            item.owner,
-            condition=UserItem.username.exists() & (UserItem.deleting == False),  # noqa: E712
-        )
+        transaction.condition_check(UserItem, item.owner, condition=_account_active())
         transaction.save(item, condition=EcgItem.ecg_id.does_not_exist())
-        for index, data in enumerate(chunks):
-            transaction.save(EcgChunkItem(item.owner, chunk_key(item.ecg_id, index), data=data))
 
     def on_cancel(codes: list[str]) -> None:
         if codes[:1] == ["ConditionalCheckFailed"]:
@@ -84,8 +100,59 @@ def create_ecg(item: EcgItem, payload: bytes, write_token: str | None = None) ->
         _transact(write, on_cancel)
 
 
+def create_ecg(item: EcgItem, payload: bytes, write_token: str | None = None) -> None:
+    """Store a ready ECG and its signal object (`item.signal_key`), all or nothing.
+
+    `write_token` is the request's Idempotency-Key when it has one: a repeat of a request that
+    was answered 503 finds the first attempt's item and completes it."""
+    key = item.signal_key
+    assert key is not None
+    signals.put_pending(key, payload)
+    try:
+        _insert(item, write_token or new_write_token())
+    except Unavailable:
+        raise  # the item may exist and refer to the object: it stays pending for a repeat to commit
+    except ServiceError:
+        _discard(key)
+        raise
+    if item.signal_key != key:  # a repeat: the first attempt's object is the one to keep
+        _discard(key)
+    _commit(item)
+
+
+def _commit(item: EcgItem) -> None:
+    """Commit the item's signal object; if that fails, take the item and the object back, 503."""
+    key = item.signal_key
+    assert key is not None
+    try:
+        signals.commit(key)
+    except ServiceError:
+        try:
+            _delete_own(item)
+        except ServiceError:
+            logger.error(json.dumps({"event": "ecg_visible_with_pending_signal", "key": key}))
+        else:
+            _discard(key)
+        raise Unavailable() from None
+
+
+def _delete_own(item: EcgItem) -> None:
+    """Take back this request's item; if it is already gone (a retry whose first answer was
+    lost) or is another request's, there is nothing of ours to take back."""
+    try:
+        with aws_call(on_condition_failed=lambda: NotFound("gone")):
+            item.delete(condition=EcgItem.write_token == item.write_token)
+    except NotFound:
+        return
+
+
+def create_upload(item: EcgItem, write_token: str | None = None) -> None:
+    """An announced upload: the item alone (`awaiting_upload`), created like any ECG."""
+    _insert(item, write_token or new_write_token())
+
+
 def get_ecg(owner: str, ecg_id: str) -> EcgItem | None:
-    with database_call():
+    with aws_call():
         try:
             return EcgItem.get(owner, ecg_id, consistent_read=True)
         except EcgItem.DoesNotExist:
@@ -93,55 +160,157 @@ def get_ecg(owner: str, ecg_id: str) -> EcgItem | None:
 
 
 def get_payload(item: EcgItem) -> bytes:
-    keys = [(item.owner, chunk_key(item.ecg_id, index)) for index in range(int(item.chunk_count))]
-    with database_call():
-        found = {chunk.chunk_key: chunk.data for chunk in EcgChunkItem.batch_get(keys, consistent_read=True)}
-    if len(found) != len(keys):
-        raise RuntimeError(f"ECG {item.ecg_id!r} has {len(found)} of {len(keys)} chunks")
-    return b"".join(found[key] for _, key in keys)
+    assert item.signal_key is not None
+    return signals.read(item.signal_key)
+
+
+@lru_cache(maxsize=64)
+def _index_region(key: str, offset: int) -> bytes:
+    """A signal object's index and trailer (a few KB per hour of recording). Objects never
+    change (a rewrite gets a new key), so a warm function keeps the indexes it has read and
+    reads a window with one ranged GET instead of two."""
+    return signals.read_from(key, offset)
+
+
+def range_reader(item: EcgItem) -> Callable[[int, int], bytes]:
+    """Ranged reads of the item's signal object (windows, beats); index reads come from
+    `_index_region`."""
+    key, index = item.signal_key, item.signal_index
+    assert key is not None and index is not None
+    start = int(index)
+
+    def read(offset: int, length: int) -> bytes:
+        if offset >= start:
+            return _index_region(key, start)[offset - start : offset - start + length]
+        return signals.read_range(key, offset, length)
+
+    return read
 
 
 def list_ecgs(owner: str, limit: int, after: str | None) -> tuple[list[EcgItem], str | None]:
     """One page in id order; asks for one extra item so the last page has no next token."""
     start = {"owner": {"S": owner}, "ecg_id": {"S": after}} if after else None
-    with database_call():
+    with aws_call():
         items = list(EcgItem.query(owner, limit=limit + 1, last_evaluated_key=start, consistent_read=True))
     return split_page(items, limit, lambda item: item.ecg_id)
 
 
 def save_leads(item: EcgItem) -> None:
     """Persist insights computed after upload (an insight added to the registry later)."""
-    with database_call():
+    with aws_call():
         item.update(actions=[EcgItem.leads.set(item.leads)], condition=EcgItem.ecg_id.exists())
 
 
-def delete_ecg(item: EcgItem) -> None:
-    """All or nothing. botocore's retries reuse the transaction's ClientRequestToken, so DynamoDB
-    answers a retry of an applied delete with success; if no answer comes at all, the ECG being
-    gone means this delete happened (the caller had just read it)."""
+def _update(item: EcgItem, actions: list[Any], condition: Condition) -> bool:
+    """A conditional update; False when the condition failed (the ECG changed or is gone)."""
+    changed = True
+
+    def condition_failed() -> ServiceError:
+        nonlocal changed
+        changed = False
+        return Conflict("the ECG changed meanwhile")
+
+    try:
+        with aws_call(on_condition_failed=condition_failed):
+            item.update(actions=actions, condition=condition)
+    except Conflict:
+        if changed:
+            raise
+    return changed
+
+
+def start_processing(item: EcgItem) -> bool:
+    """awaiting_upload → processing, for this upload; True when it is (or already was) processing."""
+    if item.status == "processing":
+        return True
+    return _update(
+        item,
+        [EcgItem.status.set("processing")],
+        (EcgItem.status == "awaiting_upload") & (EcgItem.upload_key == item.upload_key),
+    )
+
+
+def finish_processing(item: EcgItem) -> bool:
+    """processing → ready with the item's leads, rate and signal object; False when the ECG was
+    deleted or finished by another delivery meanwhile (the caller then discards its object)."""
+    return _update(
+        item,
+        [
+            EcgItem.status.set("ready"),
+            EcgItem.leads.set(item.leads),
+            EcgItem.sampling_rate_hz.set(item.sampling_rate_hz),
+            EcgItem.signal_key.set(item.signal_key),
+            EcgItem.signal_index.set(item.signal_index),
+        ],
+        (EcgItem.status == "processing") & (EcgItem.upload_key == item.upload_key),
+    )
+
+
+def mark_failed(item: EcgItem, error: str) -> bool:
+    """awaiting_upload or processing → failed with a reason."""
+    return _update(
+        item,
+        [EcgItem.status.set("failed"), EcgItem.error.set(error)],
+        EcgItem.status.is_in("awaiting_upload", "processing") & (EcgItem.upload_key == item.upload_key),
+    )
+
+
+def commit_signal(item: EcgItem) -> None:
+    """Idempotent: processing commits after the item refers to the object (and again on redelivery)."""
+    assert item.signal_key is not None
+    signals.commit(item.signal_key)
+
+
+def _objects(item: EcgItem) -> list[str]:
+    return [key for key in (item.signal_key, item.upload_key) if key]
+
+
+def _delete_item(item: EcgItem) -> bool:
+    """Delete the item if it is still in the state it was read in; False if it changed. botocore's
+    retries reuse the transaction's ClientRequestToken, so a retry of an applied delete succeeds;
+    if no answer comes at all, the ECG being gone means this delete happened."""
+    changed = False
 
     def write(transaction: TransactWrite) -> None:
-        transaction.delete(item, condition=EcgItem.ecg_id.exists())
-        for index in range(int(item.chunk_count)):
-            transaction.delete(EcgChunkItem(item.owner, chunk_key(item.ecg_id, index)))
+        transaction.delete(item, condition=EcgItem.status == item.status)
 
     def on_cancel(codes: list[str]) -> None:
+        nonlocal changed
         if codes[:1] == ["ConditionalCheckFailed"]:
-            raise NotFound("no such ECG", "ecg_not_found") from None
+            changed = True
+            raise Conflict("the ECG changed meanwhile") from None
 
     try:
         _transact(write, on_cancel)
+    except Conflict:
+        if changed:
+            return False
+        raise
     except Unavailable:
         if get_ecg(item.owner, item.ecg_id) is not None:
             raise
+    return True
+
+
+def delete_ecg(item: EcgItem) -> None:
+    """The item first (what readers see), then its objects. The delete is conditional on the
+    status read, so an upload finishing meanwhile is seen and its new object removed too."""
+    for _ in range(TRANSACTION_ATTEMPTS):
+        if _delete_item(item):
+            for key in _objects(item):
+                _discard(key)
+            return
+        found = get_ecg(item.owner, item.ecg_id)
+        if found is None:
+            raise NotFound("no such ECG", "ecg_not_found")
+        item = found
+    raise Unavailable()
 
 
 def delete_all_ecgs(owner: str) -> None:
     """Delete an owner's ECGs one whole ECG at a time (each delete is all-or-nothing)."""
-    with database_call():
-        items = list(
-            EcgItem.query(owner, consistent_read=True, attributes_to_get=["owner", "ecg_id", "chunk_count"])
-        )
+    with aws_call():
+        items = list(EcgItem.query(owner, consistent_read=True))
     for item in items:
         try:
             delete_ecg(item)

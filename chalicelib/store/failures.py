@@ -1,4 +1,5 @@
-"""Map DynamoDB failures to domain errors: anything transient to 503, failed conditions to the caller's.
+"""Map DynamoDB and S3 failures to domain errors: anything transient to 503, failed conditions to
+the caller's.
 
 botocore has already retried by the time an error reaches here. Whatever is still failing for
 a transient reason (throttling, a 5xx, a timeout, a reset or dropped connection, an answer
@@ -28,6 +29,9 @@ TRANSIENT_CODES = frozenset(
         "ServiceUnavailable",
         "TransactionInProgressException",
         "TransactionConflictException",
+        "SlowDown",  # S3's throttling
+        "InternalError",  # S3's 500
+        "RequestTimeout",
     }
 )
 CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -68,7 +72,7 @@ def own_write(applied: Callable[[], bool]) -> Iterator[None]:
 
 
 @contextmanager
-def database_call(
+def aws_call(
     on_condition_failed: Callable[[], ServiceError] | None = None,
 ) -> Iterator[None]:
     try:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.errors import Unavailable
-from chalicelib.store.failures import CONDITION_FAILED, database_call, error_code
+from chalicelib.store.failures import CONDITION_FAILED, aws_call, error_code
 from chalicelib.store.models import IdempotencyItem
 
 
@@ -36,7 +36,7 @@ def _record(item: IdempotencyItem) -> Record:
 
 
 def get(key: str) -> Record | None:
-    with database_call():
+    with aws_call():
         try:
             return _record(IdempotencyItem.get(key, consistent_read=True))
         except IdempotencyItem.DoesNotExist:
@@ -67,7 +67,7 @@ def claim(
         | (IdempotencyItem.status.does_not_exist() & (IdempotencyItem.lease_until < now))
     )
     for _ in range(CLAIM_ATTEMPTS):
-        with database_call():
+        with aws_call():
             try:
                 item.save(condition=free)
                 return None
@@ -81,7 +81,7 @@ def claim(
 
 
 def complete(key: str, claim_token: str, status: int, body: str, location: str | None) -> None:
-    with database_call():
+    with aws_call():
         try:
             IdempotencyItem(key).update(
                 actions=[
@@ -98,7 +98,7 @@ def complete(key: str, claim_token: str, status: int, body: str, location: str |
 
 def release(key: str, claim_token: str) -> None:
     """End this request's claim without a response: the next repeat may claim the key."""
-    with database_call():
+    with aws_call():
         try:
             IdempotencyItem(key).update(
                 actions=[IdempotencyItem.lease_until.set(0)],

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from pynamodb.exceptions import PutError
 
-from chalicelib.store.failures import CONDITION_FAILED, database_call, error_code, new_write_token
+from chalicelib.store.failures import CONDITION_FAILED, aws_call, error_code, new_write_token
 from chalicelib.store.models import LoginAttemptItem
 
 
@@ -24,7 +24,7 @@ class Attempts:
 
 
 def read(username: str) -> Attempts:
-    with database_call():
+    with aws_call():
         try:
             item = LoginAttemptItem.get(_key(username), consistent_read=True)
         except LoginAttemptItem.DoesNotExist:
@@ -47,7 +47,7 @@ def replace(username: str, seen: Attempts, failures: list[float], expires_at: fl
         if seen.version == 0
         else LoginAttemptItem.version == seen.version
     )
-    with database_call():
+    with aws_call():
         try:
             item.save(condition=condition)
         except PutError as error:
@@ -58,7 +58,7 @@ def replace(username: str, seen: Attempts, failures: list[float], expires_at: fl
 
 
 def _holds(username: str, write_token: str) -> bool:
-    with database_call():
+    with aws_call():
         try:
             return LoginAttemptItem.get(_key(username), consistent_read=True).write_token == write_token
         except LoginAttemptItem.DoesNotExist:
@@ -66,5 +66,5 @@ def _holds(username: str, write_token: str) -> bool:
 
 
 def clear(username: str) -> None:
-    with database_call():
+    with aws_call():
         LoginAttemptItem(_key(username)).delete()

@@ -6,7 +6,6 @@ from functools import cache
 from typing import Any, ClassVar
 
 from pynamodb.attributes import (
-    BinaryAttribute,
     BooleanAttribute,
     ListAttribute,
     MapAttribute,
@@ -73,7 +72,8 @@ class LeadSummaryAttribute(MapAttribute[str, Any]):
 
 
 class EcgItem(_Table):
-    """An ECG's metadata and insights; it is the commit point of the chunks that hold its signals."""
+    """An ECG's metadata, status and insights; it is the commit point of its signal object in S3
+    (`signal_key`, whose index starts at `signal_index`) and, until processed, of its upload."""
 
     class Meta(_BaseMeta):  # one per model: binding sets its table name
         pass
@@ -86,22 +86,14 @@ class EcgItem(_Table):
     created_at = UnicodeAttribute()
     sampling_rate_hz = NumberAttribute(null=True)
     status = UnicodeAttribute(default="ready")
-    leads = ListAttribute(of=LeadSummaryAttribute)
+    error = UnicodeAttribute(null=True)  # why a `failed` ECG failed
+    leads = ListAttribute(of=LeadSummaryAttribute, default=list)
     write_token = UnicodeAttribute(null=True)  # of the request that created it
-    chunk_count = NumberAttribute()
-
-
-class EcgChunkItem(_Table):
-    """One slice (at most CHUNK_BYTES) of an ECG's packed signals; key `<ecg_id>#<index>`."""
-
-    class Meta(_BaseMeta):  # one per model: binding sets its table name
-        pass
-
-    settings_field = "ecg_chunks_table"
-
-    owner = UnicodeAttribute(hash_key=True)
-    chunk_key = UnicodeAttribute(range_key=True)
-    data = BinaryAttribute(legacy_encoding=False)
+    signal_key = UnicodeAttribute(null=True)  # set once the signal object is written
+    signal_index = NumberAttribute(null=True)
+    upload_key = UnicodeAttribute(null=True)  # where an announced upload's file arrives
+    upload_format = UnicodeAttribute(null=True)
+    size_bytes = NumberAttribute(null=True)
 
 
 class RevokedTokenItem(_Table):
@@ -152,7 +144,6 @@ class IdempotencyItem(_Table):
 ALL_MODELS: tuple[type[_Table], ...] = (
     UserItem,
     EcgItem,
-    EcgChunkItem,
     RevokedTokenItem,
     LoginAttemptItem,
     IdempotencyItem,

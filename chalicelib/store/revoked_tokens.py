@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from chalicelib.store.failures import database_call
+from chalicelib.store.failures import aws_call
 from chalicelib.store.models import RevokedTokenItem
 
 
 def revoke(jti: str, expires_at: int) -> None:
-    with database_call():
+    with aws_call():
         RevokedTokenItem(jti, expires_at=datetime.fromtimestamp(expires_at, UTC)).save()

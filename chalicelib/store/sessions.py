@@ -7,7 +7,7 @@ from typing import Any
 
 from chalicelib.errors import Unavailable
 from chalicelib.settings import get_settings
-from chalicelib.store.failures import database_call
+from chalicelib.store.failures import aws_call
 from chalicelib.store.models import UserItem, transaction_connection
 
 MAX_ROUNDS = 3  # DynamoDB may leave keys unprocessed under load; ask again for those
@@ -25,7 +25,7 @@ def account_and_revocation(username: str, jti: str) -> tuple[UserItem | None, bo
         },
     }
     found: dict[str, list[dict[str, Any]]] = {}
-    with database_call():
+    with aws_call():
         for _ in range(MAX_ROUNDS):
             answer = transaction_connection().dispatch("BatchGetItem", {"RequestItems": request})
             for table, items in answer.get("Responses", {}).items():

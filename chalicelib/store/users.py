@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.store.failures import database_call, new_write_token, own_write
+from chalicelib.store.failures import aws_call, new_write_token, own_write
 from chalicelib.store.models import UserItem
 from chalicelib.store.pages import split_page
 
 
 def get_user(username: str) -> UserItem | None:
-    with database_call():
+    with aws_call():
         try:
             return UserItem.get(username, consistent_read=True)
         except UserItem.DoesNotExist:
@@ -31,7 +31,7 @@ def create_user(user: UserItem, write_token: str | None = None) -> None:
 
     with (
         own_write(applied),
-        database_call(lambda: Conflict(f"user {user.username!r} already exists", "username_taken")),
+        aws_call(lambda: Conflict(f"user {user.username!r} already exists", "username_taken")),
     ):
         user.save(condition=UserItem.username.does_not_exist())
 
@@ -39,7 +39,7 @@ def create_user(user: UserItem, write_token: str | None = None) -> None:
 def list_users(limit: int, after: str | None) -> tuple[list[UserItem], str | None]:
     """One page; asks for one extra item so the last page has no next token."""
     start = {"username": {"S": after}} if after else None
-    with database_call():
+    with aws_call():
         items = list(UserItem.scan(limit=limit + 1, last_evaluated_key=start, consistent_read=True))
     return split_page(items, limit, lambda user: user.username)
 
@@ -54,7 +54,7 @@ def set_password(username: str, stamp: str, password_hash: str, new_stamp: str) 
 
     with (
         own_write(applied),
-        database_call(lambda: Conflict("the account changed meanwhile; sign in again", "account_changed")),
+        aws_call(lambda: Conflict("the account changed meanwhile; sign in again", "account_changed")),
     ):
         UserItem(username).update(
             actions=[UserItem.password_hash.set(password_hash), UserItem.stamp.set(new_stamp)],
@@ -64,10 +64,10 @@ def set_password(username: str, stamp: str, password_hash: str, new_stamp: str) 
 
 def mark_deleting(username: str) -> None:
     """First step of a delete: the account stops authenticating and accepting ECGs."""
-    with database_call(lambda: NotFound("no such user", "user_not_found")):
+    with aws_call(lambda: NotFound("no such user", "user_not_found")):
         UserItem(username).update(actions=[UserItem.deleting.set(True)], condition=UserItem.username.exists())
 
 
 def delete_user_item(username: str) -> None:
-    with database_call():
+    with aws_call():
         UserItem(username).delete()

@@ -14,8 +14,8 @@ from chalicelib.api.bodies import MAX_BODY_BYTES
 from chalicelib.api.ecg_body import parse_ecg
 from chalicelib.ecg import insights
 from chalicelib.errors import Conflict
-from chalicelib.store.models import EcgChunkItem, EcgItem
-from tests.helpers import Api
+from chalicelib.store.models import EcgItem
+from tests.helpers import Api, lasting_objects, stored_objects
 
 
 def ecg(ecg_id: str | None = "ecg-1", **overrides: Any) -> dict[str, Any]:
@@ -109,7 +109,7 @@ def test_twelve_lead_ecg_round_trips_byte_identical(api: Api, alice: str):
     assert [lead["signal"] for lead in returned["leads"]] == [lead["signal"] for lead in body["leads"]]
 
 
-def test_multi_megabyte_ecg_spans_chunks_and_round_trips(api: Api, alice: str):
+def test_multi_megabyte_ecg_spans_blocks_and_round_trips(api: Api, alice: str):
     rng = np.random.default_rng(3)
     signals = [rng.integers(-(2**31), 2**31 - 1, size=150_000).tolist() for _ in range(3)]
     body = {
@@ -120,7 +120,6 @@ def test_multi_megabyte_ecg_spans_chunks_and_round_trips(api: Api, alice: str):
     raw = json.dumps(body).encode()
     assert 5_000_000 < len(raw) <= MAX_BODY_BYTES
     assert api.call("POST", "/ecgs", alice, raw=raw).status == 201
-    assert EcgChunkItem.count("alice") > 1
     returned = api.call("GET", "/ecgs/big", alice).json
     assert [lead["signal"] for lead in returned["leads"]] == signals
     counts = [lead["zero_crossings"] for lead in api.call("GET", "/ecgs/big/insights", alice).json["leads"]]
@@ -213,14 +212,19 @@ def test_bad_list_parameters_are_400(api: Api, alice: str, query: str):
     assert api.call("GET", f"/ecgs?{query}", alice).status == 400
 
 
-def test_delete_removes_the_ecg_and_every_chunk(api: Api, alice: str):
+def test_an_ecg_is_one_committed_object(api: Api, alice: str):
+    api.call("POST", "/ecgs", alice, ecg())
+    assert lasting_objects("alice") == list(stored_objects("alice"))
+    assert len(lasting_objects("alice")) == 1
+
+
+def test_delete_removes_the_ecg_and_its_object(api: Api, alice: str):
     rng = np.random.default_rng(5)
     body = ecg(leads=[{"name": "I", "signal": rng.integers(-(2**31), 2**31 - 1, 200_000).tolist()}])
     api.call("POST", "/ecgs", alice, body)
-    assert EcgChunkItem.count("alice") > 1
     assert api.call("DELETE", "/ecgs/ecg-1", alice).status == 204
     assert api.call("GET", "/ecgs/ecg-1", alice).status == 404
-    assert EcgChunkItem.count("alice") == 0
+    assert stored_objects("alice") == {}
     assert api.call("DELETE", "/ecgs/ecg-1", alice).status == 404
 
 
@@ -236,7 +240,7 @@ def test_insights_of_an_older_calculator_version_are_recomputed_once_and_saved(
         return counted.compute(signals, rate)
 
     monkeypatch.setitem(
-        insights.CALCULATORS, "zero_crossings", insights.Calculator(counted.version + 1, counting)
+        insights.CALCULATORS, "zero_crossings", insights.Calculator(counted.version + 1, counting, counted.accumulator)
     )
     first = api.call("GET", "/ecgs/ecg-1/insights", alice).json
     second = api.call("GET", "/ecgs/ecg-1/insights", alice).json
@@ -253,7 +257,8 @@ def test_reading_stored_insights_decodes_no_signal(api: Api, alice: str, monkeyp
     def fail(*args: Any) -> None:
         raise AssertionError("signals were decoded")
 
-    monkeypatch.setattr("chalicelib.ecg.service.decode_signals", fail)
+    monkeypatch.setattr("chalicelib.ecg.codec.decode_signals", fail)
+    monkeypatch.setattr("chalicelib.store.signals.read", fail)
     assert api.call("GET", "/ecgs/ecg-1/insights", alice).status == 200
 
 

@@ -1,8 +1,8 @@
-"""DynamoDB throttling and internal errors at each write step.
+"""DynamoDB and S3 throttling and internal errors at each write step.
 
 Fewer consecutive faults than botocore's retry budget (tests/environment.py):
 the call succeeds. More: 503 with Retry-After, and every route then shows the whole
-ECG or user, or nothing of it.
+ECG or user, or nothing of it; and no object is left that a lifecycle rule would not remove.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 
 from chalicelib.ecg import service
 from chalicelib.store import login_attempts
-from chalicelib.store.models import EcgChunkItem, EcgItem
+from chalicelib.store.models import EcgItem
 from tests.environment import RETRY_BUDGET
 from tests.faults import FaultPlan
-from tests.helpers import Api
+from tests.helpers import Api, lasting_objects, stored_objects
 
 BIG_SIGNAL = list(range(-300_000, 300_000, 3))
 
@@ -25,10 +25,6 @@ def ecg(ecg_id: str = "ecg-1", signal: list[int] | None = None) -> dict:
         "date": "2026-11-27T10:00:00Z",
         "leads": [{"name": "I", "signal": signal or [1, -1, 2]}],
     }
-
-
-def stored_chunks(owner: str) -> int:
-    return EcgChunkItem.count(owner)
 
 
 @pytest.mark.parametrize("kind", ["throttle", "internal"])
@@ -49,9 +45,78 @@ def test_ecg_create_beyond_the_retry_budget_is_503_and_stores_nothing(api: Api, 
     assert reply.headers["retry-after"] == "1"
     assert "message" in reply.json
     assert api.call("GET", "/ecgs/ecg-1", token).status == 404
-    assert stored_chunks("alice") == 0
+    assert lasting_objects("alice") == []
     assert api.call("POST", "/ecgs", token, ecg()).status == 201
     assert api.call("GET", "/ecgs/ecg-1", token).json["leads"][0]["signal"] == [1, -1, 2]
+
+
+# S3: the signal object is put pending, the item created, then the object committed.
+SIGNAL_WRITE_STEPS = ["PutObject", "DeleteObjectTagging"]
+
+
+@pytest.mark.parametrize("operation", SIGNAL_WRITE_STEPS)
+@pytest.mark.parametrize("kind", ["throttle", "internal", "reset"])
+def test_ecg_create_survives_storage_faults_within_the_retry_budget(
+    api: Api, faults: FaultPlan, operation: str, kind: str
+):
+    token = api.user_token("alice")
+    faults.operation, faults.times, faults.kind = operation, RETRY_BUDGET, kind
+    assert api.call("POST", "/ecgs", token, ecg(signal=BIG_SIGNAL)).status == 201
+    assert faults.injected == RETRY_BUDGET
+    assert api.call("GET", "/ecgs/ecg-1", token).json["leads"][0]["signal"] == BIG_SIGNAL
+    assert len(lasting_objects("alice")) == 1
+
+
+@pytest.mark.parametrize("operation", SIGNAL_WRITE_STEPS)
+def test_ecg_create_with_storage_failing_is_503_and_leaves_nothing_lasting(
+    api: Api, faults: FaultPlan, operation: str
+):
+    token = api.user_token("alice")
+    faults.operation, faults.times = operation, RETRY_BUDGET + 1
+    reply = api.call("POST", "/ecgs", token, ecg(signal=BIG_SIGNAL))
+    assert reply.status == 503 and reply.headers["retry-after"] == "1"
+    assert api.call("GET", "/ecgs/ecg-1", token).status == 404
+    assert lasting_objects("alice") == []
+    assert api.call("POST", "/ecgs", token, ecg(signal=BIG_SIGNAL)).status == 201
+    assert api.call("GET", "/ecgs/ecg-1", token).json["leads"][0]["signal"] == BIG_SIGNAL
+
+
+def test_a_409_leaves_the_first_ecg_and_its_object_untouched(api: Api, faults: FaultPlan):
+    token = api.user_token("alice")
+    api.call("POST", "/ecgs", token, ecg(signal=BIG_SIGNAL))
+    first = stored_objects("alice")
+    assert api.call("POST", "/ecgs", token, ecg()).status == 409
+    assert lasting_objects("alice") == list(first)
+    assert api.call("GET", "/ecgs/ecg-1", token).json["leads"][0]["signal"] == BIG_SIGNAL
+
+
+def test_an_object_that_cannot_be_removed_with_its_ecg_is_left_to_the_lifecycle_rule(
+    api: Api, faults: FaultPlan
+):
+    token = api.user_token("alice")
+    api.call("POST", "/ecgs", token, ecg())
+    faults.operation, faults.times = "DeleteObject", RETRY_BUDGET + 1
+    assert api.call("DELETE", "/ecgs/ecg-1", token).status == 204
+    assert api.call("GET", "/ecgs/ecg-1", token).status == 404
+    assert lasting_objects("alice") == []
+
+
+def test_an_object_that_can_be_neither_removed_nor_marked_is_logged_for_an_operator(
+    api: Api, faults: FaultPlan, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+):
+    token = api.user_token("alice")
+    api.call("POST", "/ecgs", token, ecg())
+    [key] = stored_objects("alice")
+    faults.operation, faults.times = "DeleteObject", RETRY_BUDGET + 1
+    monkeypatch.setattr("chalicelib.store.signals.mark_pending", lambda key: service_unavailable())
+    assert api.call("DELETE", "/ecgs/ecg-1", token).status == 204
+    assert any("object_left_after_delete" in line and key in line for line in caplog.messages)
+
+
+def service_unavailable() -> None:
+    from chalicelib.errors import Unavailable
+
+    raise Unavailable()
 
 
 @pytest.mark.parametrize("operation", ["GetItem", "TransactWriteItems"])
@@ -61,7 +126,7 @@ def test_ecg_delete_survives_faults_within_the_retry_budget(api: Api, faults: Fa
     faults.seen.clear()
     faults.operation, faults.times = operation, RETRY_BUDGET
     assert api.call("DELETE", "/ecgs/ecg-1", token).status == 204
-    assert stored_chunks("alice") == 0
+    assert stored_objects("alice") == {}
 
 
 @pytest.mark.parametrize("operation", ["GetItem", "TransactWriteItems"])
@@ -70,13 +135,13 @@ def test_ecg_delete_beyond_the_retry_budget_is_503_and_keeps_the_whole_ecg(
 ):
     token = api.user_token("alice")
     api.call("POST", "/ecgs", token, ecg(signal=BIG_SIGNAL))
-    chunks = stored_chunks("alice")
+    objects = stored_objects("alice")
     faults.seen.clear()
     faults.operation, faults.times = operation, RETRY_BUDGET + 1
     reply = api.call("DELETE", "/ecgs/ecg-1", token)
     assert reply.status == 503 and reply.headers["retry-after"] == "1"
     assert api.call("GET", "/ecgs/ecg-1", token).json["leads"][0]["signal"] == BIG_SIGNAL
-    assert stored_chunks("alice") == chunks
+    assert stored_objects("alice") == objects
     assert api.call("DELETE", "/ecgs/ecg-1", token).status == 204
 
 
@@ -121,7 +186,7 @@ def test_user_delete_survives_faults_within_the_retry_budget(
     alice_with_two_big_ecgs(api)
     fail(faults, operation, occurrence, RETRY_BUDGET)
     assert api.call("DELETE", "/users/alice", api.admin_token).status == 204
-    assert EcgItem.count("alice") == 0 and stored_chunks("alice") == 0
+    assert EcgItem.count("alice") == 0 and stored_objects("alice") == {}
 
 
 @pytest.mark.parametrize(("operation", "occurrence"), USER_DELETE_STEPS)
@@ -136,11 +201,11 @@ def test_user_delete_beyond_the_retry_budget_is_503_and_can_be_retried(
     remaining = list(EcgItem.query("alice"))
     for item in remaining:
         assert service.read("alice", item.ecg_id).leads[0].signal == BIG_SIGNAL
-    assert stored_chunks("alice") == sum(int(item.chunk_count) for item in remaining)
+    assert sorted(lasting_objects("alice")) == sorted(item.signal_key for item in remaining)
     faults.times = 0
     assert api.call("DELETE", "/users/alice", api.admin_token).status == 204
     assert api.call("GET", "/users/alice", api.admin_token).status == 404
-    assert EcgItem.count("alice") == 0 and stored_chunks("alice") == 0
+    assert EcgItem.count("alice") == 0 and stored_objects("alice") == {}
 
 
 def test_authorizer_database_failure_is_503_not_500(api: Api, faults: FaultPlan):
@@ -192,7 +257,7 @@ def test_ecg_delete_whose_answer_was_lost_is_204_not_404(api: Api, faults: Fault
     faults.kind = "lost"
     assert api.call("DELETE", "/ecgs/ecg-1", token).status == 204
     assert api.call("GET", "/ecgs/ecg-1", token).status == 404
-    assert stored_chunks("alice") == 0
+    assert stored_objects("alice") == {}
 
 
 def test_a_failed_login_whose_answer_was_lost_counts_once(api: Api, faults: FaultPlan):

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.ecg.insights import CALCULATORS, RHYTHM_FIELDS, compute, stale, zero_crossings
+from chalicelib.ecg import rhythm
+from chalicelib.ecg.insights import CALCULATORS, RHYTHM_FIELDS, LeadStream, compute, stale, zero_crossings
 from chalicelib.ecg.model import LeadInsights
 
 INT32 = st.integers(min_value=-(2**31), max_value=2**31 - 1)
@@ -60,3 +61,36 @@ def test_stale_lists_calculators_missing_or_of_another_version():
     assert stale({}) == list(CALCULATORS)
     assert stale(current) == []
     assert stale({**current, "rhythm": current["rhythm"] - 1}) == ["rhythm"]
+
+
+def streamed(signal: np.ndarray, rate: float | None, cuts: list[int]) -> LeadStream:
+    stream = LeadStream(rate)
+    for piece in np.split(signal, sorted(cut % (signal.size + 1) for cut in cuts)):
+        stream.feed(piece)
+    return stream
+
+
+@given(st.lists(st.integers(-3, 3), min_size=1, max_size=400), st.lists(st.integers(0, 400), max_size=8))
+def test_zero_crossings_streamed_in_any_chunks_equal_the_whole_lead(samples: list[int], cuts: list[int]):
+    signal = np.array(samples, dtype=np.int32)
+    values, _, _ = streamed(signal, None, cuts).finish()
+    assert values["zero_crossings"] == zero_crossings(signal)
+
+
+RECORDING = (
+    1000 * np.exp(-(((np.arange(30 * 250) % 200) - 100) / 4.0) ** 2)
+    + np.random.default_rng(4).normal(0, 20, 30 * 250)
+).astype(np.int32)
+
+
+@given(st.lists(st.integers(0, RECORDING.size), max_size=6))
+def test_a_lead_streamed_in_any_chunks_gets_the_values_of_the_whole_lead(cuts: list[int]):
+    values, versions, beats = streamed(RECORDING, 250, cuts).finish()
+    assert (values, versions) == compute(RECORDING, 250)
+    assert beats is not None and np.array_equal(beats, rhythm.detect_beats(RECORDING, 250))
+
+
+def test_every_calculator_streams_the_values_it_computes():
+    values, versions, _ = streamed(RECORDING, 250, [1234]).finish()
+    assert set(versions) == set(CALCULATORS)
+    assert values == compute(RECORDING, 250)[0]
