@@ -1,13 +1,16 @@
 """`make package STAGE=dev|prod`: the whole stack as one CloudFormation (SAM) template.
 
 `chalice package` writes the API, the functions and their roles from .chalice/config.json
-(runtime, arm64, timeouts, X-Ray, the authorizer's reserved concurrency, REGIONAL endpoint,
-compression); this module writes the template merged into it (`--merge-template`): the
-DynamoDB tables, derived from the PynamoDB models; the table names for every function as
-references to those tables; fixed function names with their log groups; each role's
-least-privilege policy; stage throttling, JSON access logs and tracing; API Gateway responses
-shaped like the app's own errors; alarms to an SNS topic. It then fails if Chalice could not
-package a dependency, prunes the zip to what Lambda loads, and runs cfn-lint and checkov.
+(runtime, arm64, timeouts, memory, X-Ray, the authorizer's reserved concurrency, REGIONAL
+endpoint, compression, the SQS event source of the upload processor); this module writes the
+template merged into it (`--merge-template`): the DynamoDB tables, derived from the PynamoDB
+models; the signals bucket (encrypted, private, TLS only, lifecycle rules) whose `uploads/`
+notify the uploads queue (with its dead-letter queue) that feeds the processing function; the
+table and bucket names for the functions as references to those resources; fixed function
+names with their log groups; each role's least-privilege policy; stage throttling, JSON access
+logs and tracing; API Gateway responses shaped like the app's own errors; alarms to an SNS
+topic. It then fails if Chalice could not package a dependency, prunes the zip to what Lambda
+loads, and runs cfn-lint and checkov.
 
     python -m devtools.deployment package --stage dev [--out build/dev]
     python -m devtools.deployment preflight --stage dev   # before a deploy: secret, logging role
@@ -32,7 +35,7 @@ from typing import Any
 
 from pynamodb.attributes import TTLAttribute
 
-from chalicelib.settings import APP_NAME, PREVIOUS_SECRET_SUFFIX, default_table_name
+from chalicelib.settings import APP_NAME, PREVIOUS_SECRET_SUFFIX, default_resource_name
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("dev", "prod")
@@ -44,25 +47,54 @@ class Function:
     config_name: str  # its key under `lambda_functions` in .chalice/config.json
     policy_file: str  # .chalice/policy-<stage>-<policy_file>.json
     errors_alarm: int  # Errors in 5 minutes that alarm: each token the authorizer refuses is one
+    checkov: tuple[str, ...]  # the CHECKOV_SKIPS kinds of its function resource
+    reads_secret: bool  # signs or verifies tokens: may read the signing secret
 
 
 FUNCTIONS = {
-    "APIHandler": Function("ApiHandlerRole", "api_handler", "api", 1),
-    "JwtAuth": Function("JwtAuthRole", "jwt_auth", "authorizer", 50),
+    "APIHandler": Function(
+        "ApiHandlerRole",
+        "api_handler",
+        "api",
+        errors_alarm=1,
+        checkov=("function", "api_function", "api_handler"),
+        reads_secret=True,
+    ),
+    "JwtAuth": Function(
+        "JwtAuthRole",
+        "jwt_auth",
+        "authorizer",
+        errors_alarm=50,
+        checkov=("function", "api_function"),
+        reads_secret=True,
+    ),
+    "ProcessUploads": Function(
+        "ProcessUploadsRole",
+        "process_uploads",
+        "processing",
+        errors_alarm=1,
+        checkov=("function", "processing"),
+        reads_secret=False,
+    ),
 }
+# The SQS event source `chalice package` writes for @app.on_sqs_message(name="process_uploads").
+PROCESSING_FUNCTION = "ProcessUploads"
+PROCESSING_EVENT_SOURCE = "ProcessUploadsSqsEventSource"
+# The queue name app.py gives on_sqs_message: `chalice deploy` looks it up by this name; the
+# template points the event source at the stage's own queue instead.
+CHALICE_UPLOADS_QUEUE = f"{APP_NAME}-uploads"
 
 
 @dataclass(frozen=True)
 class Table:
     model: str  # the PynamoDB model in chalicelib.store.models: keys and TTL come from it
-    kind: str  # the name suffix of chalicelib.settings.default_table_name
+    kind: str  # the name suffix of chalicelib.settings.default_resource_name
     environment: str  # the variable that gives every function the table's name
 
 
 TABLES = {
     "UsersTable": Table("UserItem", "users", "ECG_USERS_TABLE"),
     "EcgsTable": Table("EcgItem", "ecgs", "ECG_ECGS_TABLE"),
-    "EcgChunksTable": Table("EcgChunkItem", "ecg-chunks", "ECG_ECG_CHUNKS_TABLE"),
     "RevokedTokensTable": Table("RevokedTokenItem", "revoked-tokens", "ECG_REVOKED_TOKENS_TABLE"),
     "LoginAttemptsTable": Table("LoginAttemptItem", "login-attempts", "ECG_LOGIN_ATTEMPTS_TABLE"),
     "IdempotencyKeysTable": Table("IdempotencyItem", "idempotency-keys", "ECG_IDEMPOTENCY_KEYS_TABLE"),
@@ -73,7 +105,6 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
     "APIHandler": {
         "UsersTable": ["ConditionCheckItem", "DeleteItem", "GetItem", "PutItem", "Scan", "UpdateItem"],
         "EcgsTable": ["DeleteItem", "GetItem", "PutItem", "Query", "UpdateItem"],
-        "EcgChunksTable": ["BatchGetItem", "DeleteItem", "PutItem"],
         "RevokedTokensTable": ["PutItem"],
         "LoginAttemptsTable": ["DeleteItem", "GetItem", "PutItem"],
         "IdempotencyKeysTable": ["GetItem", "PutItem", "UpdateItem"],
@@ -82,7 +113,50 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
         "UsersTable": ["BatchGetItem"],
         "RevokedTokensTable": ["BatchGetItem"],
     },
+    "ProcessUploads": {
+        "EcgsTable": ["GetItem", "UpdateItem"],
+    },
 }
+# The signals bucket's two prefixes (chalicelib/store/signals.py): `signals/<owner>/<ecg>/<token>`,
+# the packed signal, written tagged state=pending and committed by deleting the tag once
+# DynamoDB refers to it; `uploads/<owner>/<ecg>/<token>`, the raw files clients PUT through
+# presigned URLs. What each function does under each prefix, as IAM actions: a PutObject
+# with `Tagging` needs s3:PutObjectTagging too; a multipart upload's Create, UploadPart and
+# Complete are all s3:PutObject; a ranged GET is s3:GetObject; a presigned PUT URL carries the
+# s3:PutObject of the role that signed it.
+SIGNALS_PREFIX = "signals/"
+UPLOADS_PREFIX = "uploads/"
+S3_PERMISSIONS: dict[str, dict[str, list[str]]] = {
+    "APIHandler": {
+        SIGNALS_PREFIX: ["DeleteObject", "DeleteObjectTagging", "GetObject", "PutObject", "PutObjectTagging"],
+        UPLOADS_PREFIX: ["DeleteObject", "PutObject"],
+    },
+    "ProcessUploads": {
+        SIGNALS_PREFIX: [
+            "AbortMultipartUpload",
+            "DeleteObject",
+            "DeleteObjectTagging",
+            "PutObject",
+            "PutObjectTagging",
+        ],
+        UPLOADS_PREFIX: ["DeleteObject", "GetObject"],
+    },
+}
+# What each function does to the uploads queue: the Lambda event source polls it with the
+# function's role.
+QUEUE_PERMISSIONS: dict[str, list[str]] = {
+    "ProcessUploads": ["ChangeMessageVisibility", "DeleteMessage", "GetQueueAttributes", "ReceiveMessage"],
+}
+SIGNALS_BUCKET_ENVIRONMENT = "ECG_SIGNALS_BUCKET"
+PENDING_TAG = ("state", "pending")  # written with a signal object; deleted when DynamoDB refers to it
+PENDING_EXPIRY_DAYS = 1  # after which a signal never committed (its write failed part-way) is deleted
+UPLOADS_EXPIRY_DAYS = 2  # a backstop: processing deletes each upload once done
+INCOMPLETE_MULTIPART_DAYS = 1
+UPLOAD_MAX_RECEIVES = 5  # deliveries of one notification before it goes to the dead-letter queue
+VISIBILITY_TIMEOUT_PER_FUNCTION_TIMEOUT = 6  # AWS's guidance for a queue that feeds a Lambda function
+UPLOADS_RETENTION_SECONDS = 4 * 24 * 3600  # SQS's default; the dead-letter queue keeps longer
+DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum
+UPLOADS_AGE_ALARM_SECONDS = 1800  # the oldest notification waiting this long: processing stalls
 # IAM actions authorised per item inside a TransactWriteItems, which CloudWatch counts under it.
 TRANSACTION_ITEM_ACTIONS = {"ConditionCheckItem", "DeleteItem", "PutItem", "UpdateItem"}
 # (status, message, code, headers): the same shapes as devtools/gateway.py answers locally.
@@ -122,11 +196,12 @@ class StageSettings:
     api: Throttle  # every route together
     login: Throttle  # POST /auth/token alone: a bcrypt hash per call, and the password-guessing door
     log_retention_days: int
+    processing_concurrency: int  # uploads processed at once: the event source's MaximumConcurrency
 
 
 STAGE_SETTINGS = {
-    "dev": StageSettings(Throttle(20, 40), Throttle(2, 5), 30),
-    "prod": StageSettings(Throttle(200, 400), Throttle(10, 20), 365),
+    "dev": StageSettings(Throttle(20, 40), Throttle(2, 5), 30, 5),
+    "prod": StageSettings(Throttle(200, 400), Throttle(10, 20), 365, 20),
 }
 LOGIN_ROUTE = ("/auth/token", "POST")
 API_5XX_RATE_ALARM = 0.05  # the share of requests answered 5xx in 5 minutes
@@ -160,9 +235,16 @@ AUTHORIZER_FAILURES = ("AUTHORIZER_FAILURE", "AUTHORIZER_CONFIGURATION_ERROR")
 # checkov findings accepted on purpose (docs/operations.md): resource kind -> check -> why.
 CHECKOV_SKIPS: dict[str, dict[str, str]] = {
     "function": {
+        "CKV_AWS_117": "calls only AWS APIs (DynamoDB, S3, SSM) over TLS with IAM; a VPC would need NAT or endpoints",
+        "CKV_AWS_173": "the environment holds names (tables, bucket, SSM parameter), no secret",
+    },
+    "api_function": {
         "CKV_AWS_116": "invoked synchronously by API Gateway only; a DLQ applies to async invocations",
-        "CKV_AWS_117": "calls only DynamoDB and SSM over TLS with IAM; a VPC would need NAT or endpoints",
-        "CKV_AWS_173": "the environment holds names (tables, SSM parameter), no secret",
+    },
+    "processing": {
+        "CKV_AWS_116": "invoked by an SQS event source, not asynchronously: failed messages go to the queue's DLQ",
+        "CKV_AWS_115": "capped by the event source's MaximumConcurrency; a reservation would throttle "
+        "the SQS poller, and throttled receives count towards the DLQ",
     },
     "api_handler": {
         "CKV_AWS_115": "bounded by the stage throttle; a reservation would shrink the account's shared pool",
@@ -175,6 +257,16 @@ CHECKOV_SKIPS: dict[str, dict[str, str]] = {
     },
     "log_group": {
         "CKV_AWS_158": "CloudWatch Logs encrypts at rest; lines hold no body, token or password",
+    },
+    "bucket": {
+        "CKV_AWS_18": "server access logs need a second bucket to secure; the objects are reached only by "
+        "the functions' roles and their presigned URLs (CloudTrail data events audit them if wanted)",
+        "CKV_AWS_21": "objects are written once under fresh keys; deleting an ECG must really delete its "
+        "signal (health data), which versioning would keep",
+    },
+    "queue": {
+        "CKV_AWS_27": "encrypted with SSE-SQS (SqsManagedSseEnabled), which this check does not know; SSE-KMS "
+        "would need a customer managed key whose policy admits S3's notifications",
     },
     "topic": {
         "CKV_AWS_26": "CloudWatch cannot publish to a topic under the AWS managed SNS key; alarms hold no data",
@@ -207,7 +299,7 @@ def api_name(stage: str) -> str:
 
 
 def table_name(stage: str, logical_id: str) -> str:
-    return default_table_name(stage, TABLES[logical_id].kind)
+    return default_resource_name(stage, TABLES[logical_id].kind)
 
 
 def secret_parameter(stage: str) -> str:
@@ -263,23 +355,45 @@ def table_resource(stage: str, logical_id: str) -> dict[str, Any]:
     }
 
 
-def policy_statements(
-    function: str,
-    table_arn: Callable[[str], Any],
-    parameter_arns: list[Any],
-    log_actions: list[str],
-    log_groups: list[Any],
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Arns:
+    """How a policy names what it grants: references in the template, names for `chalice deploy`."""
+
+    table: Callable[[str], Any]  # a table's logical id -> its ARN
+    objects: Callable[[str], Any]  # a key prefix of the signals bucket -> the ARN of the objects under it
+    queue: Any  # the uploads queue
+    parameters: list[Any]  # the signing secret's parameters
+    log_groups: list[Any]  # the function's own log group
+
+
+def policy_statements(function: str, arns: Arns, log_actions: list[str]) -> list[dict[str, Any]]:
     statements: list[dict[str, Any]] = [
         {
             "Effect": "Allow",
             "Action": [f"dynamodb:{action}" for action in actions],
-            "Resource": [table_arn(table)],
+            "Resource": [arns.table(table)],
         }
         for table, actions in PERMISSIONS[function].items()
     ]
-    statements.append({"Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": parameter_arns})
-    statements.append({"Effect": "Allow", "Action": log_actions, "Resource": log_groups})
+    statements += [
+        {
+            "Effect": "Allow",
+            "Action": [f"s3:{action}" for action in actions],
+            "Resource": [arns.objects(prefix)],
+        }
+        for prefix, actions in S3_PERMISSIONS.get(function, {}).items()
+    ]
+    if function in QUEUE_PERMISSIONS:
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": [f"sqs:{action}" for action in QUEUE_PERMISSIONS[function]],
+                "Resource": [arns.queue],
+            }
+        )
+    if FUNCTIONS[function].reads_secret:
+        statements.append({"Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": arns.parameters})
+    statements.append({"Effect": "Allow", "Action": log_actions, "Resource": arns.log_groups})
     # X-Ray has no resource-level permissions: "*" is the only resource it accepts.
     statements.append(
         {
@@ -302,7 +416,7 @@ def log_group(name: Any, stage: str) -> dict[str, Any]:
 
 
 def function_resources(stage: str) -> dict[str, Any]:
-    """Each function: fixed name, table names, its own log group, and a role that writes only there."""
+    """Each function: fixed name, table and bucket names, its own log group, and a role that writes only there."""
     parameter_arns = [
         {"Fn::Sub": f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{name}"}
         for name in secret_parameters(stage)
@@ -311,24 +425,23 @@ def function_resources(stage: str) -> dict[str, Any]:
     for function, spec in FUNCTIONS.items():
         name = function_name(stage, function)
         resources[f"{function}LogGroup"] = log_group(f"/aws/lambda/{name}", stage)
-        resources[function] = {
-            "Metadata": checkov_skips("function", *(["api_handler"] if function == "APIHandler" else [])),
-            "Properties": {
-                "FunctionName": name,
-                "Environment": {
-                    "Variables": {
-                        table.environment: {"Ref": logical_id} for logical_id, table in TABLES.items()
-                    }
-                },
-            },
+        variables: dict[str, Any] = {
+            table.environment: {"Ref": logical_id} for logical_id, table in TABLES.items()
         }
-        statements = policy_statements(
-            function,
-            lambda table: {"Fn::GetAtt": [table, "Arn"]},
-            parameter_arns,
-            ["logs:CreateLogStream", "logs:PutLogEvents"],
-            [{"Fn::GetAtt": [f"{function}LogGroup", "Arn"]}],
+        if function in S3_PERMISSIONS:
+            variables[SIGNALS_BUCKET_ENVIRONMENT] = {"Ref": "SignalsBucket"}
+        resources[function] = {
+            "Metadata": checkov_skips(*spec.checkov),
+            "Properties": {"FunctionName": name, "Environment": {"Variables": variables}},
+        }
+        arns = Arns(
+            table=lambda table: {"Fn::GetAtt": [table, "Arn"]},
+            objects=lambda prefix: {"Fn::Sub": f"${{SignalsBucket.Arn}}/{prefix}*"},
+            queue={"Fn::GetAtt": ["UploadsQueue", "Arn"]},
+            parameters=parameter_arns,
+            log_groups=[{"Fn::GetAtt": [f"{function}LogGroup", "Arn"]}],
         )
+        statements = policy_statements(function, arns, ["logs:CreateLogStream", "logs:PutLogEvents"])
         resources[spec.role] = {
             "Properties": {
                 "Policies": [
@@ -340,6 +453,187 @@ def function_resources(stage: str) -> dict[str, Any]:
             }
         }
     return resources
+
+
+def signals_bucket_name(stage: str) -> str:
+    """Deterministic (an Fn::Sub string), so the queue policy names the bucket before it exists.
+
+    Bucket names are global: the account and region make it unique. At most 53 characters."""
+    return default_resource_name(stage, "signals") + "-${AWS::AccountId}-${AWS::Region}"
+
+
+def queue_name(stage: str, dead_letter: bool = False) -> str:
+    return default_resource_name(stage, "uploads-dlq" if dead_letter else "uploads")
+
+
+def processing_timeout(stage: str) -> int:
+    timeout: int = function_setting(stage, PROCESSING_FUNCTION, "lambda_timeout")
+    return timeout
+
+
+def upload_resources(stage: str) -> dict[str, Any]:
+    """The signals bucket; its `uploads/` notify the uploads queue, which feeds the processing function.
+
+    The bucket depends on the queue policy (S3 checks it may send when the notification is
+    set), and the policy names the bucket by its deterministic name, not by a reference: a
+    reference would make the bucket depend on itself."""
+    bucket_arn = {"Fn::Sub": "arn:${AWS::Partition}:s3:::" + signals_bucket_name(stage)}
+    key, value = PENDING_TAG
+    return {
+        "SignalsBucket": {
+            "Type": "AWS::S3::Bucket",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "DependsOn": ["UploadsQueuePolicy"],
+            "Metadata": checkov_skips("bucket"),
+            "Properties": {
+                "BucketName": {"Fn::Sub": signals_bucket_name(stage)},
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                    ]
+                },
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                # No versioning: objects are written once, and deleting an ECG must delete its signal.
+                "LifecycleConfiguration": {
+                    "Rules": [
+                        {
+                            "Id": "expire-uncommitted-signals",
+                            "Status": "Enabled",
+                            "Prefix": SIGNALS_PREFIX,
+                            "TagFilters": [{"Key": key, "Value": value}],
+                            "ExpirationInDays": PENDING_EXPIRY_DAYS,
+                        },
+                        {
+                            "Id": "expire-unprocessed-uploads",
+                            "Status": "Enabled",
+                            "Prefix": UPLOADS_PREFIX,
+                            "ExpirationInDays": UPLOADS_EXPIRY_DAYS,
+                        },
+                        {
+                            "Id": "abort-incomplete-multipart-uploads",
+                            "Status": "Enabled",
+                            "AbortIncompleteMultipartUpload": {
+                                "DaysAfterInitiation": INCOMPLETE_MULTIPART_DAYS
+                            },
+                        },
+                    ]
+                },
+                # Browsers PUT files with the presigned URLs the API hands out (from any page:
+                # the URL is the permission); CORS cannot be limited to a prefix.
+                "CorsConfiguration": {
+                    "CorsRules": [
+                        {
+                            "Id": "presigned-uploads",
+                            "AllowedMethods": ["PUT"],
+                            "AllowedOrigins": ["*"],
+                            "AllowedHeaders": ["*"],
+                            "ExposedHeaders": ["ETag"],
+                            "MaxAge": 3600,
+                        }
+                    ]
+                },
+                "NotificationConfiguration": {
+                    "QueueConfigurations": [
+                        {
+                            "Event": "s3:ObjectCreated:*",
+                            "Queue": {"Fn::GetAtt": ["UploadsQueue", "Arn"]},
+                            "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": UPLOADS_PREFIX}]}},
+                        }
+                    ]
+                },
+            },
+        },
+        "SignalsBucketPolicy": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": {"Ref": "SignalsBucket"},
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [
+                                {"Fn::GetAtt": ["SignalsBucket", "Arn"]},
+                                {"Fn::Sub": "${SignalsBucket.Arn}/*"},
+                            ],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                },
+            },
+        },
+        "UploadsQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Metadata": checkov_skips("queue"),
+            "Properties": {
+                "QueueName": queue_name(stage),
+                "SqsManagedSseEnabled": True,
+                "VisibilityTimeout": VISIBILITY_TIMEOUT_PER_FUNCTION_TIMEOUT * processing_timeout(stage),
+                "MessageRetentionPeriod": UPLOADS_RETENTION_SECONDS,
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": ["UploadsDeadLetterQueue", "Arn"]},
+                    "maxReceiveCount": UPLOAD_MAX_RECEIVES,
+                },
+            },
+        },
+        "UploadsDeadLetterQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Metadata": checkov_skips("queue"),
+            "Properties": {
+                "QueueName": queue_name(stage, dead_letter=True),
+                "SqsManagedSseEnabled": True,
+                "MessageRetentionPeriod": DEAD_LETTER_RETENTION_SECONDS,
+            },
+        },
+        "UploadsQueuePolicy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {
+                "Queues": [{"Ref": "UploadsQueue"}],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "SignalsBucketNotifications",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "s3.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": {"Fn::GetAtt": ["UploadsQueue", "Arn"]},
+                            "Condition": {
+                                "ArnEquals": {"aws:SourceArn": bucket_arn},
+                                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                            },
+                        }
+                    ],
+                },
+            },
+        },
+        # Chalice's event source names the queue app.py gives; this one is the stage's. (Fn::Sub,
+        # not Fn::GetAtt: the merge would keep Chalice's Fn::Sub beside it in the same object.)
+        PROCESSING_FUNCTION: {
+            "Properties": {
+                "Events": {
+                    PROCESSING_EVENT_SOURCE: {
+                        "Properties": {
+                            "Queue": {"Fn::Sub": "${UploadsQueue.Arn}"},
+                            "ScalingConfig": {
+                                "MaximumConcurrency": STAGE_SETTINGS[stage].processing_concurrency
+                            },
+                        }
+                    }
+                }
+            }
+        },
+    }
 
 
 def method_setting(path: str, method: str, throttle: Throttle) -> dict[str, Any]:
@@ -538,12 +832,37 @@ def alarm_resources(stage: str) -> dict[str, Any]:
     for logical_id in TABLES:
         for metric in ("ThrottledRequests", "SystemErrors"):
             resources[f"{logical_id}{metric}Alarm"] = table_alarm(stage, logical_id, metric)
+    resources["UploadsDeadLetterAlarm"] = metric_alarm(
+        stage,
+        "uploads-dead-letters",
+        f"An upload notification failed processing {UPLOAD_MAX_RECEIVES} times and waits in the dead-letter queue.",
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        {"QueueName": queue_name(stage, dead_letter=True)},
+        Statistic="Maximum",
+        Threshold=1,
+    )
+    resources["UploadsAgeAlarm"] = metric_alarm(
+        stage,
+        "uploads-oldest-message-age",
+        f"An upload notification has waited {UPLOADS_AGE_ALARM_SECONDS} s: processing is failing or stalled.",
+        "AWS/SQS",
+        "ApproximateAgeOfOldestMessage",
+        {"QueueName": queue_name(stage)},
+        Statistic="Maximum",
+        Threshold=UPLOADS_AGE_ALARM_SECONDS,
+    )
     return resources
 
 
 def merge_template(stage: str) -> dict[str, Any]:
     resources: dict[str, Any] = {logical_id: table_resource(stage, logical_id) for logical_id in TABLES}
     resources |= function_resources(stage) | api_resources(stage) | alarm_resources(stage)
+    # Both set the processing function's properties: merge, do not overwrite.
+    uploads = upload_resources(stage)
+    function = uploads.pop(PROCESSING_FUNCTION)
+    resources[PROCESSING_FUNCTION]["Properties"] |= function["Properties"]
+    resources |= uploads
     return {
         "Parameters": {
             "AlarmEmail": {
@@ -554,7 +873,11 @@ def merge_template(stage: str) -> dict[str, Any]:
         },
         "Conditions": {"HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}},
         "Resources": resources,
-        "Outputs": {"AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}}},
+        "Outputs": {
+            "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
+            "SignalsBucketName": {"Value": {"Ref": "SignalsBucket"}},
+            "UploadsDeadLetterQueueUrl": {"Value": {"Ref": "UploadsDeadLetterQueue"}},
+        },
     }
 
 
@@ -577,12 +900,16 @@ def gateway_responses() -> dict[str, Any]:
 def chalice_policy(stage: str, function: str) -> dict[str, Any]:
     """The same statements for `chalice deploy`, with ARNs written out by name: Lambda makes the log group."""
     log_group_arn = f"arn:aws:logs:*:*:log-group:/aws/lambda/{function_name(stage, function)}"
+    arns = Arns(
+        table=lambda table: f"arn:aws:dynamodb:*:*:table/{table_name(stage, table)}",
+        # The settings' default name: `chalice deploy` creates no bucket and sets no ECG_SIGNALS_BUCKET.
+        objects=lambda prefix: f"arn:aws:s3:::{default_resource_name(stage, 'signals')}/{prefix}*",
+        queue=f"arn:aws:sqs:*:*:{CHALICE_UPLOADS_QUEUE}",
+        parameters=[f"arn:aws:ssm:*:*:parameter{name}" for name in secret_parameters(stage)],
+        log_groups=[log_group_arn, f"{log_group_arn}:*"],
+    )
     statements = policy_statements(
-        function,
-        lambda table: f"arn:aws:dynamodb:*:*:table/{table_name(stage, table)}",
-        [f"arn:aws:ssm:*:*:parameter{name}" for name in secret_parameters(stage)],
-        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-        [log_group_arn, f"{log_group_arn}:*"],
+        function, arns, ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
     )
     return {"Version": "2012-10-17", "Statement": statements}
 

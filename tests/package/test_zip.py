@@ -4,8 +4,9 @@ The zip is unpacked into a folder. Its compiled extensions are for aarch64 and c
 this machine, so each distribution that ships any is swapped for the host's build of the same
 version; everything else (the app, botocore with its pruned data, PynamoDB, PyJWT) is the
 zip's own. A fresh interpreter without site-packages (`-S`) imports the handlers from there and
-calls the login route of the API handler and the authorizer against moto's server, which
-stands in for both DynamoDB and SSM Parameter Store (AWS_ENDPOINT_URL)."""
+calls the login route of the API handler, the authorizer and the upload processor (with S3's
+test event) against moto's server, which stands in for both DynamoDB and SSM Parameter Store
+(AWS_ENDPOINT_URL)."""
 
 from __future__ import annotations
 
@@ -57,8 +58,16 @@ policy = authorizer.jwt_auth({
     "type": "TOKEN", "authorizationToken": "Bearer " + token,
     "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef/api/GET/users/me",
 }, Context())
+# The processing function's handler, with the test event S3 sends when the notification is set.
+app.process_uploads({"Records": [{
+    "messageId": "m1", "receiptHandle": "r1", "md5OfBody": "", "eventSource": "aws:sqs",
+    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ecg-insights-dev-uploads", "awsRegion": "us-east-1",
+    "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+    "body": json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"}),
+}]}, Context())
+processing_loaded = "chalicelib.ecg.processing" in sys.modules
 print(json.dumps({"login_status": login["statusCode"], "policy": policy,
-                  "authorizer_loads_numpy": authorizer_loads_numpy,
+                  "authorizer_loads_numpy": authorizer_loads_numpy, "processing_loaded": processing_loaded,
                   "paths": sorted(set(p.split("/site-packages")[0] for p in sys.path))}))
 """
 WHEEL_TAG = re.compile(r"^Tag: (?P<python>[^-]+)-(?P<abi>[^-]+)-(?P<platform>.+)$", re.MULTILINE)
@@ -188,5 +197,6 @@ def test_handlers_run_from_the_unpacked_zip_alone(
     resources = outcome["policy"]["policyDocument"]["Statement"][0]["Resource"]
     assert any(resource.endswith("/GET/users/me") for resource in resources)
     assert not outcome["authorizer_loads_numpy"]
+    assert outcome["processing_loaded"]
     assert not any(".venv" in path for path in outcome["paths"])
     assert SECRET not in result.stdout + result.stderr
