@@ -142,6 +142,18 @@ S3_PERMISSIONS: dict[str, dict[str, list[str]]] = {
         UPLOADS_PREFIX: ["DeleteObject", "GetObject"],
     },
 }
+# Actions on the signals bucket itself, granted for how S3 answers rather than for a call the
+# code makes: without s3:ListBucket, S3 answers a GetObject, PutObjectTagging or
+# DeleteObjectTagging of a missing key 403 AccessDenied instead of 404 NoSuchKey, and
+# chalicelib/store/signals.py relies on NoSuchKey (commit, mark_pending, open_upload); a 403
+# would be a 500 from the API or a pointless redelivery in the processor. Listing reveals
+# little: both roles already read or write objects under both prefixes, and a listing shows
+# key names only (owner, ECG id, a random token), never contents. The authorizer touches no
+# object and gets nothing.
+S3_NOT_FOUND_PERMISSIONS: dict[str, list[str]] = {
+    "APIHandler": ["ListBucket"],
+    "ProcessUploads": ["ListBucket"],
+}
 # What each function does to the uploads queue: the Lambda event source polls it with the
 # function's role.
 QUEUE_PERMISSIONS: dict[str, list[str]] = {
@@ -361,6 +373,7 @@ class Arns:
 
     table: Callable[[str], Any]  # a table's logical id -> its ARN
     objects: Callable[[str], Any]  # a key prefix of the signals bucket -> the ARN of the objects under it
+    bucket: Any  # the signals bucket itself
     queue: Any  # the uploads queue
     parameters: list[Any]  # the signing secret's parameters
     log_groups: list[Any]  # the function's own log group
@@ -383,6 +396,14 @@ def policy_statements(function: str, arns: Arns, log_actions: list[str]) -> list
         }
         for prefix, actions in S3_PERMISSIONS.get(function, {}).items()
     ]
+    if function in S3_NOT_FOUND_PERMISSIONS:  # 404, not 403, for a missing key: see S3_NOT_FOUND_PERMISSIONS
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": [f"s3:{action}" for action in S3_NOT_FOUND_PERMISSIONS[function]],
+                "Resource": [arns.bucket],
+            }
+        )
     if function in QUEUE_PERMISSIONS:
         statements.append(
             {
@@ -437,6 +458,7 @@ def function_resources(stage: str) -> dict[str, Any]:
         arns = Arns(
             table=lambda table: {"Fn::GetAtt": [table, "Arn"]},
             objects=lambda prefix: {"Fn::Sub": f"${{SignalsBucket.Arn}}/{prefix}*"},
+            bucket={"Fn::GetAtt": ["SignalsBucket", "Arn"]},
             queue={"Fn::GetAtt": ["UploadsQueue", "Arn"]},
             parameters=parameter_arns,
             log_groups=[{"Fn::GetAtt": [f"{function}LogGroup", "Arn"]}],
@@ -900,10 +922,12 @@ def gateway_responses() -> dict[str, Any]:
 def chalice_policy(stage: str, function: str) -> dict[str, Any]:
     """The same statements for `chalice deploy`, with ARNs written out by name: Lambda makes the log group."""
     log_group_arn = f"arn:aws:logs:*:*:log-group:/aws/lambda/{function_name(stage, function)}"
+    # The settings' default name: `chalice deploy` creates no bucket and sets no ECG_SIGNALS_BUCKET.
+    bucket_arn = f"arn:aws:s3:::{default_resource_name(stage, 'signals')}"
     arns = Arns(
         table=lambda table: f"arn:aws:dynamodb:*:*:table/{table_name(stage, table)}",
-        # The settings' default name: `chalice deploy` creates no bucket and sets no ECG_SIGNALS_BUCKET.
-        objects=lambda prefix: f"arn:aws:s3:::{default_resource_name(stage, 'signals')}/{prefix}*",
+        objects=lambda prefix: f"{bucket_arn}/{prefix}*",
+        bucket=bucket_arn,
         queue=f"arn:aws:sqs:*:*:{CHALICE_UPLOADS_QUEUE}",
         parameters=[f"arn:aws:ssm:*:*:parameter{name}" for name in secret_parameters(stage)],
         log_groups=[log_group_arn, f"{log_group_arn}:*"],

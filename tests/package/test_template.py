@@ -14,6 +14,7 @@ from devtools.deployment import (
     MAX_ZIP_BYTES,
     PERMISSIONS,
     QUEUE_PERMISSIONS,
+    S3_NOT_FOUND_PERMISSIONS,
     S3_PERMISSIONS,
     SIGNALS_PREFIX,
     STAGE_SETTINGS,
@@ -31,6 +32,7 @@ TIMEOUT_LIMIT = {"APIHandler": 29, "JwtAuth": 5, "ProcessUploads": 900}
 OBJECTS = {
     prefix: {"Fn::Sub": f"${{SignalsBucket.Arn}}/{prefix}*"} for prefix in (SIGNALS_PREFIX, UPLOADS_PREFIX)
 }
+BUCKET = {"Fn::GetAtt": ["SignalsBucket", "Arn"]}  # the bucket itself, not its objects
 
 
 def resources_of(template: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -210,6 +212,8 @@ def test_policies_grant_no_wildcard_but_for_xray_and_object_prefixes(template: d
             assert all("*" not in action for action in statement["Action"])
             if statement["Action"] == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]:
                 assert statement["Resource"] == ["*"]  # X-Ray has no resource-level permissions
+            elif statement["Action"] == ["s3:ListBucket"]:
+                assert statement["Resource"] == [BUCKET]
             elif statement["Action"][0].startswith("s3:"):
                 assert len(statement["Resource"]) == 1 and statement["Resource"][0] in OBJECTS.values()
             else:
@@ -346,6 +350,7 @@ def test_permissions_cover_only_tables_prefixes_and_functions_that_exist():
         assert set(prefixes) <= {SIGNALS_PREFIX, UPLOADS_PREFIX}
     assert set(PERMISSIONS) == set(FUNCTIONS)
     assert set(S3_PERMISSIONS) | set(QUEUE_PERMISSIONS) <= set(FUNCTIONS)
+    assert set(S3_NOT_FOUND_PERMISSIONS) <= set(S3_PERMISSIONS)  # only a function that reaches objects
 
 
 def test_every_gateway_answer_has_a_code_and_the_security_headers(template: dict[str, Any]):
@@ -564,6 +569,7 @@ def test_processing_function_role_grants_exactly_its_actions(template: dict[str,
         ("s3:DeleteObjectTagging", OBJECTS["signals/"]),
         ("s3:AbortMultipartUpload", OBJECTS["signals/"]),
         ("s3:DeleteObject", OBJECTS["signals/"]),
+        ("s3:ListBucket", BUCKET),  # a missing key answers 404 NoSuchKey, not 403
         ("sqs:ReceiveMessage", queue),
         ("sqs:DeleteMessage", queue),
         ("sqs:GetQueueAttributes", queue),
@@ -575,7 +581,9 @@ def test_processing_function_role_grants_exactly_its_actions(template: dict[str,
     )
 
 
-def test_api_handler_role_reaches_signals_and_uploads_by_prefix_only(template: dict[str, Any]):
+def test_api_handler_role_reaches_signals_and_uploads_by_prefix_and_the_bucket_only_to_list_it(
+    template: dict[str, Any],
+):
     assert grants(template, "APIHandler", "s3:") == granted(
         ("s3:PutObject", OBJECTS["signals/"]),
         ("s3:PutObjectTagging", OBJECTS["signals/"]),
@@ -584,12 +592,41 @@ def test_api_handler_role_reaches_signals_and_uploads_by_prefix_only(template: d
         ("s3:DeleteObject", OBJECTS["signals/"]),
         ("s3:PutObject", OBJECTS["uploads/"]),  # the presigned upload URLs carry it
         ("s3:DeleteObject", OBJECTS["uploads/"]),
+        ("s3:ListBucket", BUCKET),  # a missing key answers 404 NoSuchKey, not 403
     )
     assert grants(template, "APIHandler", "sqs:") == set()
 
 
 def test_authorizer_role_reaches_neither_bucket_nor_queue(template: dict[str, Any]):
     assert grants(template, "JwtAuth", "s3:") == grants(template, "JwtAuth", "sqs:") == set()
+
+
+@pytest.mark.parametrize("function", ["APIHandler", "ProcessUploads"])
+def test_api_handler_and_processing_roles_may_list_the_signals_bucket(
+    template: dict[str, Any], function: str
+):
+    # Without s3:ListBucket, S3 answers a GetObject or tagging call on a missing key 403
+    # AccessDenied, not the 404 NoSuchKey chalicelib/store/signals.py handles.
+    listing = {grant for grant in grants(template, function, "s3:") if grant[0] == "s3:ListBucket"}
+    assert listing == granted(("s3:ListBucket", BUCKET))
+
+
+def test_authorizer_role_may_not_list_the_signals_bucket(template: dict[str, Any]):
+    assert not any(action == "s3:ListBucket" for action, _ in grants(template, "JwtAuth"))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_chalice_policies_let_the_same_roles_list_the_bucket_by_name(stage: str):
+    bucket = f"arn:aws:s3:::ecg-insights-{stage}-signals"
+    listing = {
+        function: [
+            statement["Resource"]
+            for statement in chalice_policy(stage, function)["Statement"]
+            if "s3:ListBucket" in statement["Action"]
+        ]
+        for function in FUNCTIONS
+    }
+    assert listing == {"APIHandler": [[bucket]], "JwtAuth": [], "ProcessUploads": [[bucket]]}
 
 
 def test_processing_function_may_read_no_secret(template: dict[str, Any]):
