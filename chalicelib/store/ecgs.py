@@ -30,6 +30,11 @@ TRANSACTION_ATTEMPTS = 3
 logger = logging.getLogger(__name__)
 
 
+class _Changed(ServiceError):
+    """A condition on the ECG's state failed: it changed, or went, since it was read. Handled
+    here, never shown to a client."""
+
+
 def _transact(write: Callable[[TransactWrite], None], on_cancel: Callable[[list[str]], None]) -> None:
     """Run a write transaction; retry transaction conflicts, hand other cancellations to on_cancel."""
     for attempt in range(TRANSACTION_ATTEMPTS):
@@ -140,9 +145,9 @@ def _delete_own(item: EcgItem) -> None:
     """Take back this request's item; if it is already gone (a retry whose first answer was
     lost) or is another request's, there is nothing of ours to take back."""
     try:
-        with aws_call(on_condition_failed=lambda: NotFound("gone")):
+        with aws_call(on_condition_failed=lambda: _Changed("gone")):
             item.delete(condition=EcgItem.write_token == item.write_token)
-    except NotFound:
+    except _Changed:
         return
 
 
@@ -203,20 +208,12 @@ def save_leads(item: EcgItem) -> None:
 
 def _update(item: EcgItem, actions: list[Any], condition: Condition) -> bool:
     """A conditional update; False when the condition failed (the ECG changed or is gone)."""
-    changed = True
-
-    def condition_failed() -> ServiceError:
-        nonlocal changed
-        changed = False
-        return Conflict("the ECG changed meanwhile")
-
     try:
-        with aws_call(on_condition_failed=condition_failed):
+        with aws_call(on_condition_failed=lambda: _Changed("the ECG changed meanwhile")):
             item.update(actions=actions, condition=condition)
-    except Conflict:
-        if changed:
-            raise
-    return changed
+    except _Changed:
+        return False
+    return True
 
 
 def start_processing(item: EcgItem) -> bool:
@@ -269,23 +266,18 @@ def _delete_item(item: EcgItem) -> bool:
     """Delete the item if it is still in the state it was read in; False if it changed. botocore's
     retries reuse the transaction's ClientRequestToken, so a retry of an applied delete succeeds;
     if no answer comes at all, the ECG being gone means this delete happened."""
-    changed = False
 
     def write(transaction: TransactWrite) -> None:
         transaction.delete(item, condition=EcgItem.status == item.status)
 
     def on_cancel(codes: list[str]) -> None:
-        nonlocal changed
         if codes[:1] == ["ConditionalCheckFailed"]:
-            changed = True
-            raise Conflict("the ECG changed meanwhile") from None
+            raise _Changed("the ECG changed meanwhile") from None
 
     try:
         _transact(write, on_cancel)
-    except Conflict:
-        if changed:
-            return False
-        raise
+    except _Changed:
+        return False
     except Unavailable:
         if get_ecg(item.owner, item.ecg_id) is not None:
             raise

@@ -27,9 +27,11 @@ def _client_for(settings: Settings) -> Any:
     import boto3
     from botocore.config import Config
 
+    # Virtual-hosted URLs on AWS (path-style is legacy there); path-style for a local endpoint,
+    # whose host cannot carry the bucket's name.
     config = Config(
         signature_version="s3v4",
-        s3={"addressing_style": "path"},
+        s3={"addressing_style": "path" if settings.s3_endpoint else "virtual"},
         retries={"mode": "standard", "max_attempts": settings.db_max_retries},  # retries after the first
     )
     return boto3.client("s3", region_name=settings.region, endpoint_url=settings.s3_endpoint, config=config)
@@ -119,6 +121,15 @@ def open_upload(key: str) -> tuple[BinaryIO, int] | None:
         except s3.exceptions.NoSuchKey:
             return None
     return response["Body"], int(response["ContentLength"])
+
+
+def upload_origins() -> list[str]:
+    """Where browsers send uploads: the origins a page's Content-Security-Policy must allow."""
+    settings = get_settings()
+    if settings.s3_endpoint:
+        return [settings.s3_endpoint.rstrip("/")]
+    bucket = settings.signals_bucket
+    return [f"https://{bucket}.s3.amazonaws.com", f"https://{bucket}.s3.{settings.region}.amazonaws.com"]
 
 
 def upload_url(key: str, size_bytes: int) -> tuple[str, dict[str, str], str]:

@@ -44,11 +44,10 @@ def announce(api: Api, token: str, size: int, fmt: str = "edf", ecg_id: str = "h
 
 
 def upload_key(ticket: dict[str, Any]) -> str:
-    """The object key of the presigned URL (path style: /<bucket>/<key>)."""
-    path = unquote(urlsplit(ticket["upload"]["url"]).path)
-    bucket = get_settings().signals_bucket
-    assert path.startswith(f"/{bucket}/")
-    return path[len(bucket) + 2 :]
+    """The object key of the presigned URL (virtual-hosted, as on AWS: the bucket is the host)."""
+    url = urlsplit(ticket["upload"]["url"])
+    assert url.scheme == "https" and url.hostname.startswith(f"{get_settings().signals_bucket}.s3.")
+    return unquote(url.path)[1:]
 
 
 def put_file(ticket: dict[str, Any], data: bytes) -> str:
