@@ -31,6 +31,8 @@ EcgId = Annotated[
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128, description="8-128 characters")]
 LeadName = Annotated[str, msgspec.Meta(min_length=1, max_length=32, description="1-32 characters")]
 SamplingRate = Annotated[float, msgspec.Meta(ge=1, le=20_000, description="1 to 20000 Hz")]
+MAX_LEADS = 32  # per ECG, whether posted or uploaded
+MAX_JSON_UPLOAD_BYTES = 2**28  # 256 MiB: an uploaded JSON file is parsed whole
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 Sample = Annotated[int, msgspec.Meta(ge=INT32_MIN, le=INT32_MAX)]
 

@@ -17,11 +17,9 @@ import numpy as np
 from chalicelib.api.bodies import decode_json
 from chalicelib.ecg.model import EcgUpload, LeadUpload, UploadAnnouncement
 from chalicelib.errors import BadRequest
-from chalicelib.rules import EcgId, LeadName, Sample, SamplingRate
+from chalicelib.rules import MAX_JSON_UPLOAD_BYTES, MAX_LEADS, EcgId, LeadName, Sample, SamplingRate
 
-MAX_LEADS = 32
 MAX_UPLOAD_BYTES = 2**31  # 2 GiB
-MAX_JSON_UPLOAD_BYTES = 2**28  # 256 MiB: a JSON file is parsed whole
 # RFC 3339 section 5.6 (the offset may be left out: UTC). fromisoformat then checks the calendar.
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)?")
 

@@ -12,10 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from chalicelib.api import ecg_body
 from chalicelib.ecg.formats import json_file
 from chalicelib.ecg.formats.json_file import read_json_file
-from chalicelib.ecg.formats.recording import MAX_LEADS, Recording, UnreadableFile
+from chalicelib.ecg.formats.recording import Recording, UnreadableFile
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
@@ -84,10 +83,6 @@ def test_int32_extremes_are_accepted():
 
 def test_minus_zero_is_the_integer_zero():
     assert leads(read(b'{"leads": [{"name": "I", "signal": [-0, 0]}]}')) == [[0, 0]]
-
-
-def test_the_limit_on_leads_is_the_one_of_post_ecgs():
-    assert MAX_LEADS == ecg_body.MAX_LEADS
 
 
 @pytest.mark.parametrize(
@@ -243,7 +238,7 @@ def test_non_ascii_lead_names_are_read():
 
 
 def test_a_file_over_the_limit_is_refused(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(json_file, "MAX_JSON_BYTES", 20)
+    monkeypatch.setattr(json_file, "MAX_JSON_UPLOAD_BYTES", 20)
     assert refusal(b" " * 21) == "the file is 21 bytes; a JSON recording may have at most 20"
 
 

@@ -17,13 +17,13 @@ from typing import BinaryIO
 import numpy as np
 
 from chalicelib.ecg.formats.recording import (
-    MAX_LEADS,
     Recording,
     RecordingHeader,
     UnreadableFile,
     lead_name_problem,
     sampling_rate_problem,
 )
+from chalicelib.rules import MAX_LEADS
 
 FIXED_HEADER_BYTES = 256
 SIGNAL_HEADER_BYTES = 256  # each signal adds 256 bytes, spread over the per-signal fields below

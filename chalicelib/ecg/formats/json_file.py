@@ -18,15 +18,13 @@ import msgspec
 import numpy as np
 
 from chalicelib.ecg.formats.recording import (
-    MAX_LEADS,
     Recording,
     RecordingHeader,
     UnreadableFile,
     lead_name_problem,
 )
-from chalicelib.rules import LeadName, Sample, SamplingRate, readable
+from chalicelib.rules import MAX_JSON_UPLOAD_BYTES, MAX_LEADS, LeadName, Sample, SamplingRate, readable
 
-MAX_JSON_BYTES = 268_435_456
 PIECE_BYTES = 1 << 20  # of signal text per decode: ~175k samples, ~7 MB of transient Python ints
 _WHITESPACE = b" \t\r\n"  # JSON's only whitespace
 _COMMA = ord(",")
@@ -51,9 +49,9 @@ _AT = re.compile(r"`\$(?:\[(\d+)\])?`")
 def read_json_file(data: bytes) -> Recording:
     """Check the file's syntax, structure, names and rate now (UnreadableFile if any breaks the
     rules); the samples follow lazily, each lead's in slices, refused at the first non-integer."""
-    if len(data) > MAX_JSON_BYTES:
+    if len(data) > MAX_JSON_UPLOAD_BYTES:
         raise UnreadableFile(
-            f"the file is {len(data)} bytes; a JSON recording may have at most {MAX_JSON_BYTES}"
+            f"the file is {len(data)} bytes; a JSON recording may have at most {MAX_JSON_UPLOAD_BYTES}"
         )
     if not data:
         raise UnreadableFile("the file is empty")

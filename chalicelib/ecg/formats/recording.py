@@ -16,10 +16,6 @@ import numpy as np
 
 from chalicelib.rules import LeadName, SamplingRate
 
-# The same limit as chalicelib.api.ecg_body.MAX_LEADS (a test keeps them equal); it belongs in
-# chalicelib.rules, which this package may not edit.
-MAX_LEADS = 32
-
 
 class UnreadableFile(ValueError):
     """An uploaded file that breaks the format or the contract's rules; str() is the user-facing
