@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import bisect
 import functools
-import itertools
 import math
 import operator
 import threading
@@ -962,49 +961,6 @@ class RhythmStats:
     rr_rmssd_ms: float | None
 
 
-class RRAccumulator:
-    """RR statistics over beats added in pieces, without keeping them (for day-long recordings).
-
-    Sums are kept as exact integers of RR intervals in samples, so the result does not depend on
-    how the beats were split, and needs no cancellation-prone floating-point variance update.
-    """
-
-    def __init__(self, sampling_rate_hz: float) -> None:
-        if not math.isfinite(sampling_rate_hz) or sampling_rate_hz <= 0:
-            raise ValueError("sampling_rate_hz must be a positive number")
-        self._ms_per_sample = 1000.0 / sampling_rate_hz
-        self._beats = 0
-        self._last_beat: int | None = None
-        self._last_rr: int | None = None
-        self._rr_sum = 0
-        self._rr_squares = 0
-        self._successive_squares = 0
-
-    def add(self, beats: npt.ArrayLike) -> None:
-        """Add the next beats (sample indices, strictly ascending, after any added before)."""
-        values = [int(beat) for beat in np.asarray(beats, dtype=np.int64).ravel().tolist()]
-        if not values:
-            return
-        series = values if self._last_beat is None else [self._last_beat, *values]
-        rr = [later - earlier for earlier, later in itertools.pairwise(series)]
-        if any(interval <= 0 for interval in rr):
-            raise ValueError("beats must be strictly ascending")
-        chained = rr if self._last_rr is None else [self._last_rr, *rr]
-        steps = [later - earlier for earlier, later in itertools.pairwise(chained)]
-        self._beats += len(values)
-        self._last_beat = values[-1]
-        self._last_rr = rr[-1] if rr else self._last_rr
-        self._rr_sum += sum(rr)
-        self._rr_squares += sum(interval * interval for interval in rr)
-        self._successive_squares += sum(step * step for step in steps)
-
-    def result(self) -> RhythmStats:
-        """See `_summary`."""
-        return _summary(
-            self._beats, self._rr_sum, self._rr_squares, self._successive_squares, self._ms_per_sample
-        )
-
-
 def _summary(
     beats: int, rr_sum: int, rr_squares: int, successive_squares: int, ms_per_sample: float
 ) -> RhythmStats:
@@ -1025,19 +981,25 @@ def _summary(
 
 
 def rr_statistics(beats: npt.ArrayLike, sampling_rate_hz: float) -> RhythmStats:
-    """RR statistics of strictly ascending beat sample indices (see `_summary`): what
-    `RRAccumulator` gives, with the sums taken directly (called once per lead, its set-up showed)."""
+    """RR statistics of strictly ascending beat sample indices (see `_summary`), from exact
+    integer sums of the RRs in samples: int64 arithmetic where no sum can overflow it (a day
+    of beats stays a few MB), Python integers otherwise."""
     if not math.isfinite(sampling_rate_hz) or sampling_rate_hz <= 0:
         raise ValueError("sampling_rate_hz must be a positive number")
-    values: list[int] = np.asarray(beats, dtype=np.int64).ravel().tolist()
-    rr = [later - earlier for earlier, later in itertools.pairwise(values)]
-    if rr and min(rr) <= 0:
+    values = np.asarray(beats, dtype=np.int64).ravel()
+    rr = np.diff(values)
+    if rr.size and int(rr.min()) <= 0:
         raise ValueError("beats must be strictly ascending")
-    steps = [later - earlier for earlier, later in itertools.pairwise(rr)]
-    return _summary(
-        len(values),
-        sum(rr),
-        sum(map(operator.mul, rr, rr)),
-        sum(map(operator.mul, steps, steps)),
-        1000.0 / sampling_rate_hz,
-    )
+    steps = np.diff(rr)
+    largest = int(rr.max()) if rr.size else 0
+    if (2 * largest) ** 2 * max(rr.size, 1) < 2**62:
+        sums = int(rr.sum()), int(np.dot(rr, rr)), int(np.dot(steps, steps))
+    else:
+        exact_rr: list[int] = rr.tolist()
+        exact_steps: list[int] = steps.tolist()
+        sums = (
+            sum(exact_rr),
+            sum(map(operator.mul, exact_rr, exact_rr)),
+            sum(map(operator.mul, exact_steps, exact_steps)),
+        )
+    return _summary(values.size, *sums, 1000.0 / sampling_rate_hz)
