@@ -19,7 +19,12 @@ def create_bucket() -> None:
     from chalicelib.settings import get_settings
     from chalicelib.store.signals import client
 
-    name = get_settings().signals_bucket
+    settings = get_settings()
     existing = {bucket["Name"] for bucket in client().list_buckets().get("Buckets", [])}
-    if name not in existing:
-        client().create_bucket(Bucket=name)
+    if settings.signals_bucket in existing:
+        return
+    # S3 wants the region named, except its first one, where naming it is an error.
+    where = {} if settings.region == "us-east-1" else {"LocationConstraint": settings.region}
+    client().create_bucket(
+        Bucket=settings.signals_bucket, **({"CreateBucketConfiguration": where} if where else {})
+    )

@@ -240,7 +240,9 @@ def test_insights_of_an_older_calculator_version_are_recomputed_once_and_saved(
         return counted.compute(signals, rate)
 
     monkeypatch.setitem(
-        insights.CALCULATORS, "zero_crossings", insights.Calculator(counted.version + 1, counting, counted.accumulator)
+        insights.CALCULATORS,
+        "zero_crossings",
+        insights.Calculator(counted.version + 1, counting, counted.accumulator),
     )
     first = api.call("GET", "/ecgs/ecg-1/insights", alice).json
     second = api.call("GET", "/ecgs/ecg-1/insights", alice).json

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from chalicelib.ecg import processing, service
+from chalicelib.errors import Unavailable
 from chalicelib.settings import get_settings
 from chalicelib.store.signals import client
 from tests.edf_files import edf_bytes
@@ -145,7 +146,12 @@ def test_an_edf_upload_becomes_ready_with_the_insights_of_the_same_ecg_posted_wh
 def test_the_beats_of_an_upload_are_those_of_the_same_ecg_posted_whole(api: Api, alice: str):
     signals = recording()
     upload(api, alice, edf_bytes(signals, names(2), RATE))
-    whole = {"id": "whole", "date": DATE, "sampling_rate_hz": RATE, "leads": [{"name": "I", "signal": signals[0].tolist()}]}
+    whole = {
+        "id": "whole",
+        "date": DATE,
+        "sampling_rate_hz": RATE,
+        "leads": [{"name": "I", "signal": signals[0].tolist()}],
+    }
     api.call("POST", "/ecgs", alice, whole)
     stored = api.call("GET", "/ecgs/holter/beats?lead=I&start=2000&end=6000", alice).json["beats"]
     found = api.call("GET", "/ecgs/whole/beats?lead=I&start=2000&end=6000", alice).json["beats"]
@@ -161,7 +167,9 @@ def test_a_window_of_an_uploaded_lead_is_its_samples(api: Api, alice: str):
 
 def test_a_json_upload_becomes_ready(api: Api, alice: str):
     signals = recording(leads=1)
-    data = json.dumps({"sampling_rate_hz": RATE, "leads": [{"name": "II", "signal": signals[0].tolist()}]}).encode()
+    data = json.dumps(
+        {"sampling_rate_hz": RATE, "leads": [{"name": "II", "signal": signals[0].tolist()}]}
+    ).encode()
     upload(api, alice, data, fmt="json")
     shown = api.call("GET", "/ecgs/holter", alice).json
     assert shown["status"] == "ready" and shown["leads"][0]["signal"] == signals[0].tolist()
@@ -208,7 +216,7 @@ def test_a_delivery_that_dies_part_way_is_completed_by_the_next(api: Api, alice:
     key = put_file(ticket, data)
     faults.seen.clear()
     faults.operation, faults.occurrence, faults.times = "UpdateItem", 2, 10  # the step that makes it ready
-    with pytest.raises(Exception):
+    with pytest.raises(Unavailable):
         deliver(key)
     assert api.call("GET", "/ecgs/holter", alice).json["status"] == "processing"
     faults.times = 0

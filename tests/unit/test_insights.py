@@ -78,7 +78,7 @@ def test_zero_crossings_streamed_in_any_chunks_equal_the_whole_lead(samples: lis
 
 
 RECORDING = (
-    1000 * np.exp(-(((np.arange(30 * 250) % 200) - 100) / 4.0) ** 2)
+    1000 * np.exp(-((((np.arange(30 * 250) % 200) - 100) / 4.0) ** 2))
     + np.random.default_rng(4).normal(0, 20, 30 * 250)
 ).astype(np.int32)
 
