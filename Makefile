@@ -54,9 +54,12 @@ $(BENCH_VENV)/.installed: requirements.txt requirements-dev.txt requirements-ben
 	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $@
 
-# Figures, not pass/fail: the ingest handler, and the beat detector beside NeuroKit2 and XQRS.
+# Figures, not pass/fail: the ingest handler, a 24-hour Holter upload, the codec, and the beat
+# detector beside NeuroKit2 and XQRS.
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python bench/run.py
+	$(BENCH_VENV)/bin/python bench/uploads.py
+	$(BENCH_VENV)/bin/python bench/compression.py
 	$(BENCH_VENV)/bin/python bench/rhythm.py
 
 # chalicelib/openapi.json (served) from openapi.yaml (edited); a test keeps them equal.
