@@ -22,16 +22,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.update(
-    {
-        "ECG_STAGE": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "ECG_JWT_SECRET": "bench-signing-secret-that-is-long-enough-000000",
-        "ECG_BCRYPT_ROUNDS": "4",
-    }
-)
+from bench.environment import ENVIRONMENT  # noqa: E402
+
+os.environ.update(ENVIRONMENT)
 
 import msgspec  # noqa: E402
 import numpy as np  # noqa: E402

@@ -65,18 +65,10 @@ def reset_peak() -> None:
 
 
 def main() -> None:
+    from bench.environment import ENVIRONMENT
     from devtools.local_stack import DYNAMODB_CHILD, STORAGE_CHILD, embedded_services
 
-    os.environ.update(
-        {
-            "ECG_STAGE": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "ECG_JWT_SECRET": "bench-signing-secret-that-is-long-enough-000000",
-            "ECG_BCRYPT_ROUNDS": "4",
-        }
-    )
+    os.environ.update(ENVIRONMENT)
     with embedded_services(DYNAMODB_CHILD, STORAGE_CHILD) as (dynamodb, storage):
         os.environ.update({"ECG_DYNAMODB_HOST": dynamodb, "ECG_S3_ENDPOINT": storage})
         run()

@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     create = commands.add_parser("create-user", help="register an account")
     create.add_argument("username")
     create.add_argument("--role", choices=[role.value for role in Role], default=Role.USER.value)
-    commands.add_parser("create-tables", help="create any missing table and the signals bucket (local development)")
+    commands.add_parser(
+        "create-tables", help="create any missing table and the signals bucket (local development)"
+    )
     args = parser.parse_args(argv)
     if args.command == "create-user":
         return create_user(args.username, Role(args.role))

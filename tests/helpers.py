@@ -90,12 +90,13 @@ class Api(Client):
         return self.login(username, password)
 
 
-def stored_objects(owner: str) -> dict[str, bool]:
-    """Every object of an owner's in the bucket: key → still pending (a lifecycle rule expires it)."""
+def stored_objects(owner: str, s3: Any = None, bucket: str | None = None) -> dict[str, bool]:
+    """Every object of an owner's in the bucket: key → still pending (a lifecycle rule expires it).
+    By default the app's own bucket and client (in-process tests); e2e tests pass the stack's."""
     from chalicelib.settings import get_settings
     from chalicelib.store.signals import client
 
-    s3, bucket = client(), get_settings().signals_bucket
+    s3, bucket = s3 or client(), bucket or get_settings().signals_bucket
     found = {}
     for prefix in (f"signals/{owner}/", f"uploads/{owner}/"):
         for item in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
@@ -104,6 +105,6 @@ def stored_objects(owner: str) -> dict[str, bool]:
     return found
 
 
-def lasting_objects(owner: str) -> list[str]:
+def lasting_objects(owner: str, s3: Any = None, bucket: str | None = None) -> list[str]:
     """The owner's objects no lifecycle rule will remove."""
-    return [key for key, pending in stored_objects(owner).items() if not pending]
+    return sorted(key for key, pending in stored_objects(owner, s3, bucket).items() if not pending)

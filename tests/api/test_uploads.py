@@ -124,16 +124,19 @@ def test_results_of_an_ecg_that_is_not_ready_are_409_with_its_status(api: Api, a
     assert reply.status == 409 and reply.json["status"] == "awaiting_upload"
 
 
+def post_whole(api: Api, token: str, signals: list[np.ndarray]) -> None:
+    """The same recording as one POST /ecgs, id `whole`."""
+    leads = [
+        {"name": name, "signal": s.tolist()} for name, s in zip(names(len(signals)), signals, strict=True)
+    ]
+    body = {"id": "whole", "date": DATE, "sampling_rate_hz": RATE, "leads": leads}
+    assert api.call("POST", "/ecgs", token, body).status == 201
+
+
 def test_an_edf_upload_becomes_ready_with_the_insights_of_the_same_ecg_posted_whole(api: Api, alice: str):
     signals = recording()
     upload(api, alice, edf_bytes(signals, names(2), RATE))
-    whole = {
-        "id": "whole",
-        "date": DATE,
-        "sampling_rate_hz": RATE,
-        "leads": [{"name": name, "signal": s.tolist()} for name, s in zip(names(2), signals, strict=True)],
-    }
-    assert api.call("POST", "/ecgs", alice, whole).status == 201
+    post_whole(api, alice, signals)
     shown = api.call("GET", "/ecgs/holter", alice).json
     assert shown["status"] == "ready" and shown["sampling_rate_hz"] == RATE
     assert [lead["signal"] for lead in shown["leads"]] == [s.tolist() for s in signals]
@@ -146,13 +149,7 @@ def test_an_edf_upload_becomes_ready_with_the_insights_of_the_same_ecg_posted_wh
 def test_the_beats_of_an_upload_are_those_of_the_same_ecg_posted_whole(api: Api, alice: str):
     signals = recording()
     upload(api, alice, edf_bytes(signals, names(2), RATE))
-    whole = {
-        "id": "whole",
-        "date": DATE,
-        "sampling_rate_hz": RATE,
-        "leads": [{"name": "I", "signal": signals[0].tolist()}],
-    }
-    api.call("POST", "/ecgs", alice, whole)
+    post_whole(api, alice, signals)
     stored = api.call("GET", "/ecgs/holter/beats?lead=I&start=2000&end=6000", alice).json["beats"]
     found = api.call("GET", "/ecgs/whole/beats?lead=I&start=2000&end=6000", alice).json["beats"]
     assert stored == found and stored

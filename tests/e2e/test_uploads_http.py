@@ -23,6 +23,7 @@ import pytest
 from devtools.local_queue import CRASH_ENVIRONMENT, VISIBILITY_ENVIRONMENT
 from tests.e2e.conftest import ADMIN, Stack, running_stack
 from tests.edf_files import edf_bytes, write_edf
+from tests.helpers import lasting_objects, stored_objects
 
 RATE = 250
 DATE = "2026-11-27T10:00:00Z"
@@ -120,19 +121,13 @@ def queue_drained(stack: Stack, within: float = 30) -> None:
 
 
 def objects(stack: Stack, bucket: str, owner: str) -> dict[str, bool]:
-    """The owner's objects in the bucket: key → tagged state=pending (a lifecycle rule expires it)."""
-    s3 = stack.aws("s3")
-    found = {}
-    for prefix in (f"signals/{owner}/", f"uploads/{owner}/"):
-        for item in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
-            tags = s3.get_object_tagging(Bucket=bucket, Key=item["Key"])["TagSet"]
-            found[item["Key"]] = {"Key": "state", "Value": "pending"} in tags
-    return found
+    """The owner's objects in the stack's bucket: key → tagged state=pending."""
+    return stored_objects(owner, stack.aws("s3"), bucket)
 
 
 def lasting(stack: Stack, bucket: str, owner: str) -> list[str]:
     """The owner's objects that no lifecycle rule would expire."""
-    return sorted(key for key, pending in objects(stack, bucket, owner).items() if not pending)
+    return lasting_objects(owner, stack.aws("s3"), bucket)
 
 
 def s3_notification(bucket: str, key: str, data: bytes) -> str:
