@@ -10,7 +10,7 @@ import msgspec
 import numpy as np
 
 from chalicelib.clock import now_iso
-from chalicelib.ecg import codec, insights, rhythm
+from chalicelib.ecg import codec, insights
 from chalicelib.ecg.model import (
     EcgInsights,
     EcgSummary,
@@ -29,6 +29,7 @@ from chalicelib.store import ecgs, signals
 from chalicelib.store.models import EcgItem, LeadSummaryAttribute
 
 MAX_SAMPLES_IN_ONE_READ = 2_000_000  # a longer recording is read by window
+STREAM_SAMPLES = 1 << 20  # a lead read back whole (insights of a newer version) goes window by window
 UPLOAD_DEADLINE = timedelta(hours=24)  # an announced file that has not arrived by then: failed
 NOT_UPLOADED = "the file was not uploaded within 24 hours of its announcement"
 
@@ -166,11 +167,11 @@ def read_insights(owner: str, ecg_id: str) -> EcgInsights:
     item = _ready(owner, ecg_id)
     stale = [insights.stale(dict(lead.insight_versions.as_dict())) for lead in item.leads]  # type: ignore[no-untyped-call]
     if any(stale):
-        decoded = codec.decode_signals(ecgs.get_payload(item))
-        for lead, names, signal in zip(item.leads, stale, decoded, strict=True):
-            values, versions = insights.compute(signal, _rate(item), names)
-            lead.insights = {**lead.insights.as_dict(), **values}  # type: ignore[no-untyped-call]
-            lead.insight_versions = {**lead.insight_versions.as_dict(), **versions}  # type: ignore[no-untyped-call]
+        for index, (lead, names) in enumerate(zip(item.leads, stale, strict=True)):
+            if names:
+                values, versions, _ = _streamed(item, index)
+                lead.insights = {**lead.insights.as_dict(), **values}  # type: ignore[no-untyped-call]
+                lead.insight_versions = versions
         ecgs.save_leads(item)
     return EcgInsights(id=item.ecg_id, leads=[_lead_insights(lead) for lead in item.leads])
 
@@ -213,7 +214,17 @@ def _lengths(item: EcgItem) -> list[int]:
     return [int(lead.number_of_samples) for lead in item.leads]
 
 
-def _beats(item: EcgItem, index: int, rate: float) -> np.ndarray:
+def _streamed(item: EcgItem, index: int) -> tuple[insights.Values, dict[str, int], np.ndarray | None]:
+    """Every insight of one lead and its beats, from the signal read back window by window:
+    memory stays bounded whatever the recording's length."""
+    stream = insights.LeadStream(_rate(item))
+    reader, lengths = ecgs.range_reader(item), _lengths(item)
+    for start in range(0, lengths[index], STREAM_SAMPLES):
+        stream.feed(codec.read_window(reader, int(item.signal_index), lengths, index, start, STREAM_SAMPLES))
+    return stream.finish()
+
+
+def _beats(item: EcgItem, index: int) -> np.ndarray:
     """The beats stored with the signal when processing found them; otherwise (an ECG posted
     whole, or a detector newer than the one that ran) found again from the signal."""
     versions = item.leads[index].insight_versions.as_dict()  # type: ignore[no-untyped-call]
@@ -221,7 +232,9 @@ def _beats(item: EcgItem, index: int, rate: float) -> np.ndarray:
         stored = codec.read_beats(ecgs.range_reader(item), int(item.signal_index), _lengths(item), index)
         if stored is not None:
             return stored
-    return rhythm.detect_beats(codec.decode_signals(ecgs.get_payload(item))[index], rate)
+    _, _, beats = _streamed(item, index)
+    assert beats is not None  # the ECG has a sampling rate
+    return beats
 
 
 def read_beats(owner: str, ecg_id: str, lead_name: str, start: int, end: int | None) -> LeadBeats:
@@ -231,7 +244,7 @@ def read_beats(owner: str, ecg_id: str, lead_name: str, start: int, end: int | N
     rate = _rate(item)
     if rate is None:
         return LeadBeats(item.ecg_id, lead_name, None, None)
-    beats = _beats(item, index, rate)
+    beats = _beats(item, index)
     stop = int(item.leads[index].number_of_samples) if end is None else end
     return LeadBeats(
         item.ecg_id, lead_name, _shown_rate(item), beats[(beats >= start) & (beats < stop)].tolist()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -232,23 +231,23 @@ def test_insights_of_an_older_calculator_version_are_recomputed_once_and_saved(
     api: Api, alice: str, monkeypatch
 ):
     api.call("POST", "/ecgs", alice, ecg())
-    calls = []
+    leads_read = []
     counted = insights.CALCULATORS["zero_crossings"]
 
-    def counting(signals: Sequence[np.ndarray], rate: float | None) -> list[insights.Values]:
-        calls.extend(signals)
-        return counted.compute(signals, rate)
+    def counting(rate: float | None) -> insights.Accumulator:
+        leads_read.append(rate)
+        return counted.accumulator(rate)
 
     monkeypatch.setitem(
         insights.CALCULATORS,
         "zero_crossings",
-        insights.Calculator(counted.version + 1, counting, counted.accumulator),
+        insights.Calculator(counted.version + 1, counted.compute, counting),
     )
     first = api.call("GET", "/ecgs/ecg-1/insights", alice).json
     second = api.call("GET", "/ecgs/ecg-1/insights", alice).json
     assert [lead["zero_crossings"] for lead in first["leads"]] == [2, 1]
     assert first == second
-    assert len(calls) == 2
+    assert len(leads_read) == 2  # each lead once, on the first read only
     stored = EcgItem.get("alice", "ecg-1").leads[0].insight_versions.as_dict()
     assert stored["zero_crossings"] == counted.version + 1
 
@@ -292,3 +291,23 @@ def test_ids_no_upload_could_have_are_not_found(api: Api, alice: str, ecg_id: st
 def test_body_without_a_content_type_is_read_as_json(api: Api, alice: str):
     reply = api.call("POST", "/ecgs", alice, raw=json.dumps(ecg()).encode(), headers={"Content-Type": ""})
     assert reply.status == 201
+
+
+def test_a_newer_calculator_reads_a_lead_back_window_by_window_to_the_same_values(
+    api: Api, alice: str, monkeypatch
+):
+    from chalicelib.ecg import service
+
+    rng = np.random.default_rng(9)
+    body = ecg(leads=[{"name": "I", "signal": rng.integers(-500, 500, 20_000).tolist()}])
+    api.call("POST", "/ecgs", alice, {**body, "sampling_rate_hz": 250})
+    before = api.call("GET", "/ecgs/ecg-1/insights", alice).json
+    rhythm = insights.CALCULATORS["rhythm"]
+    monkeypatch.setitem(
+        insights.CALCULATORS,
+        "rhythm",
+        insights.Calculator(rhythm.version + 1, rhythm.compute, rhythm.accumulator),
+    )
+    monkeypatch.setattr(service, "STREAM_SAMPLES", 1_000)
+    monkeypatch.setattr("chalicelib.store.signals.read", lambda key: pytest.fail("the whole object was read"))
+    assert api.call("GET", "/ecgs/ecg-1/insights", alice).json == before
