@@ -133,26 +133,15 @@ class LeadStream:
 
 
 def compute_many(
-    signals: Sequence[np.ndarray], sampling_rate_hz: float | None, names: list[str] | None = None
+    signals: Sequence[np.ndarray], sampling_rate_hz: float | None
 ) -> list[tuple[Values, dict[str, int]]]:
-    """For each lead of one ECG, the values of the named calculators (all by default) and the
-    versions that made them."""
-    wanted = list(CALCULATORS) if names is None else names
+    """For each lead of one ECG, every calculator's values and the versions that made them."""
     per_lead: list[Values] = [{} for _ in signals]
-    for name in wanted:
-        for values, computed in zip(
-            per_lead, CALCULATORS[name].compute(signals, sampling_rate_hz), strict=True
-        ):
+    for calculator in CALCULATORS.values():
+        for values, computed in zip(per_lead, calculator.compute(signals, sampling_rate_hz), strict=True):
             values.update(computed)
-    versions = {name: CALCULATORS[name].version for name in wanted}
+    versions = {name: calculator.version for name, calculator in CALCULATORS.items()}
     return [(values, dict(versions)) for values in per_lead]
-
-
-def compute(
-    signal: np.ndarray, sampling_rate_hz: float | None, names: list[str] | None = None
-) -> tuple[Values, dict[str, int]]:
-    """`compute_many` of a single lead."""
-    return compute_many([signal], sampling_rate_hz, names)[0]
 
 
 def stale(versions: dict[str, int]) -> list[str]:

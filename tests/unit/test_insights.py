@@ -8,10 +8,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.ecg import rhythm
-from chalicelib.ecg.insights import CALCULATORS, RHYTHM_FIELDS, LeadStream, compute, stale, zero_crossings
+from chalicelib.ecg.insights import (
+    CALCULATORS,
+    RHYTHM_FIELDS,
+    LeadStream,
+    Values,
+    compute_many,
+    stale,
+    zero_crossings,
+)
 from chalicelib.ecg.model import LeadInsights
 
 INT32 = st.integers(min_value=-(2**31), max_value=2**31 - 1)
+
+
+def compute(signal: np.ndarray, rate: float | None) -> tuple[Values, dict[str, int]]:
+    """Every calculator's values of one lead, the whole lead at once."""
+    return compute_many([signal], rate)[0]
 
 
 def reference_zero_crossings(signal: list[int]) -> int:
