@@ -4,8 +4,8 @@ Writing an ECG: the signal object is put under the pending tag, then the item is
 transaction (conditional on the id being new and the owner still being an active account), then
 the object is committed. A failure before the item exists leaves only a pending object, which
 the lifecycle rule expires; a failure to commit removes the item again, so no reader ever
-follows an item to an object that may expire. Deleting removes the item first (what readers
-see), then the objects.
+follows an item to an object that may expire. Deleting marks the objects pending, removes the
+item (what readers see), then the objects, so a delete that fails part-way ends them anyway.
 """
 
 from __future__ import annotations
@@ -135,7 +135,9 @@ def _commit(item: EcgItem) -> None:
         try:
             _delete_own(item)
         except ServiceError:
-            logger.error(json.dumps({"event": "ecg_visible_with_pending_signal", "key": key}))
+            # Unknown: the item may still refer to an object that is pending (a repeat of the
+            # request commits it), or be gone while the commit did happen (an orphan to remove).
+            logger.error(json.dumps({"event": "signal_commit_unknown", "key": key}))
         else:
             _discard(key)
         raise Unavailable() from None
@@ -262,10 +264,15 @@ def _objects(item: EcgItem) -> list[str]:
     return [key for key in (item.signal_key, item.upload_key) if key]
 
 
+class _StillThere(ServiceError):
+    """A delete that failed while the item is known to be in place."""
+
+
 def _delete_item(item: EcgItem) -> bool:
-    """Delete the item if it is still in the state it was read in; False if it changed. botocore's
-    retries reuse the transaction's ClientRequestToken, so a retry of an applied delete succeeds;
-    if no answer comes at all, the ECG being gone means this delete happened."""
+    """Delete the item if it is still in the state it was read in; False if it changed.
+    botocore's retries reuse the transaction's ClientRequestToken, so a retry of an applied
+    delete succeeds; if no answer comes at all, the ECG being gone means this delete happened.
+    Raises _StillThere when it surely did not, Unavailable when that cannot be told."""
 
     def write(transaction: TransactWrite) -> None:
         transaction.delete(item, condition=EcgItem.status == item.status)
@@ -280,18 +287,49 @@ def _delete_item(item: EcgItem) -> bool:
         return False
     except Unavailable:
         if get_ecg(item.owner, item.ecg_id) is not None:
-            raise
+            raise _StillThere("the delete did not happen") from None
     return True
 
 
+def _mark_pending(keys: list[str]) -> None:
+    """All of them pending, or (503) none: what is marked is committed again."""
+    marked: list[str] = []
+    try:
+        for key in keys:
+            signals.mark_pending(key)
+            marked.append(key)
+    except ServiceError:
+        _recommit(marked)
+        raise
+
+
+def _recommit(keys: list[str]) -> None:
+    for key in keys:
+        try:
+            signals.commit(key)
+        except ServiceError:
+            logger.error(json.dumps({"event": "signal_commit_unknown", "key": key}))
+
+
 def delete_ecg(item: EcgItem) -> None:
-    """The item first (what readers see), then its objects. The delete is conditional on the
-    status read, so an upload finishing meanwhile is seen and its new object removed too."""
+    """Objects marked pending, then the item (what readers see), then the objects. A failure
+    before the item is gone commits the objects again (503: the ECG is whole); a delete whose
+    outcome is unknown leaves them pending, so they end even if the item is gone and its keys
+    with it. The item's delete is conditional on the status read, so an upload finishing
+    meanwhile is seen and its new object removed too."""
     for _ in range(TRANSACTION_ATTEMPTS):
-        if _delete_item(item):
-            for key in _objects(item):
+        keys = _objects(item)
+        _mark_pending(keys)
+        try:
+            deleted = _delete_item(item)
+        except _StillThere:
+            _recommit(keys)
+            raise Unavailable() from None
+        if deleted:
+            for key in keys:
                 _discard(key)
             return
+        _recommit(keys)
         found = get_ecg(item.owner, item.ecg_id)
         if found is None:
             raise NotFound("no such ECG", "ecg_not_found")

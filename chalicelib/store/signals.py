@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, BinaryIO
 
+from chalicelib.errors import NotFound
 from chalicelib.settings import Settings, get_settings
 from chalicelib.store.failures import aws_call
 
@@ -88,28 +89,31 @@ def delete(key: str) -> None:
         client().delete_object(Bucket=_bucket(), Key=key)
 
 
-def read(key: str) -> bytes:
+def _get(key: str, **ranged: str) -> bytes:
+    """An object's bytes (or a range of them); a missing object is an ECG being deleted: 404."""
+    s3 = client()
     with aws_call():
-        body = client().get_object(Bucket=_bucket(), Key=key)["Body"]
-        return bytes(body.read())
+        try:
+            response = s3.get_object(Bucket=_bucket(), Key=key, **ranged)
+        except s3.exceptions.NoSuchKey:
+            raise NotFound("no such ECG", "ecg_not_found") from None
+        return bytes(response["Body"].read())
+
+
+def read(key: str) -> bytes:
+    return _get(key)
 
 
 def read_range(key: str, offset: int, length: int) -> bytes:
     """Bytes [offset, offset + length) of an object: one ranged GET."""
     if length <= 0:
         return b""
-    with aws_call():
-        response = client().get_object(
-            Bucket=_bucket(), Key=key, Range=f"bytes={offset}-{offset + length - 1}"
-        )
-        return bytes(response["Body"].read())
+    return _get(key, Range=f"bytes={offset}-{offset + length - 1}")
 
 
 def read_from(key: str, offset: int) -> bytes:
     """Bytes from `offset` to the object's end: one ranged GET."""
-    with aws_call():
-        response = client().get_object(Bucket=_bucket(), Key=key, Range=f"bytes={offset}-")
-        return bytes(response["Body"].read())
+    return _get(key, Range=f"bytes={offset}-")
 
 
 def open_upload(key: str) -> tuple[BinaryIO, int] | None:

@@ -101,22 +101,16 @@ def test_an_object_that_cannot_be_removed_with_its_ecg_is_left_to_the_lifecycle_
     assert lasting_objects("alice") == []
 
 
-def test_an_object_that_can_be_neither_removed_nor_marked_is_logged_for_an_operator(
-    api: Api, faults: FaultPlan, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+def test_a_delete_that_cannot_hand_the_objects_to_the_lifecycle_rule_is_503_and_keeps_the_ecg(
+    api: Api, faults: FaultPlan
 ):
     token = api.user_token("alice")
-    api.call("POST", "/ecgs", token, ecg())
-    [key] = stored_objects("alice")
-    faults.operation, faults.times = "DeleteObject", RETRY_BUDGET + 1
-    monkeypatch.setattr("chalicelib.store.signals.mark_pending", lambda key: service_unavailable())
-    assert api.call("DELETE", "/ecgs/ecg-1", token).status == 204
-    assert any("object_left_after_delete" in line and key in line for line in caplog.messages)
-
-
-def service_unavailable() -> None:
-    from chalicelib.errors import Unavailable
-
-    raise Unavailable()
+    api.call("POST", "/ecgs", token, ecg(signal=BIG_SIGNAL))
+    objects = stored_objects("alice")
+    faults.operation, faults.times = "PutObjectTagging", RETRY_BUDGET + 1
+    assert api.call("DELETE", "/ecgs/ecg-1", token).status == 503
+    assert stored_objects("alice") == objects
+    assert api.call("GET", "/ecgs/ecg-1", token).json["leads"][0]["signal"] == BIG_SIGNAL
 
 
 @pytest.mark.parametrize("operation", ["GetItem", "TransactWriteItems"])
