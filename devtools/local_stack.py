@@ -44,6 +44,16 @@ STORAGE_CHILD = "--embedded-s3-sqs"
 SQS_TARGET = "AmazonSQS."  # the X-Amz-Target of SQS's JSON protocol
 SQS_SCOPE = "/sqs/aws4_request"  # in the Authorization header of a request signed for SQS
 SIGV4 = "AWS4-HMAC-SHA256"
+# The template's CORS rule of the signals bucket (devtools/deployment.py), in S3's API terms: the
+# viewer PUTs files to the presigned URLs from the API's origin.
+UPLOADS_CORS_RULE = {
+    "ID": "presigned-uploads",
+    "AllowedMethods": ["PUT"],
+    "AllowedOrigins": ["*"],
+    "AllowedHeaders": ["*"],
+    "ExposeHeaders": ["ETag"],
+    "MaxAgeSeconds": 3600,
+}
 
 
 def free_port() -> int:
@@ -173,6 +183,8 @@ def presigned_refusal(
     """Why S3 would refuse this presigned (SigV4 query-string) request: (error code, message);
     None when the request is not presigned, or is presigned and valid. Without the signing
     secret (None) only the expiry is checked."""
+    if environ.get("REQUEST_METHOD") == "OPTIONS":
+        return None  # a browser's CORS preflight carries the query but none of the signed headers
     params = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     fields = dict(params)
     if "X-Amz-Signature" not in fields:
@@ -300,6 +312,7 @@ def create_storage(endpoint: str) -> Queue:
 
     settings = get_settings()
     s3, sqs = aws_client("s3", endpoint), aws_client("sqs", endpoint)
+    s3.put_bucket_cors(Bucket=settings.signals_bucket, CORSConfiguration={"CORSRules": [UPLOADS_CORS_RULE]})
     return create_uploads_queue(sqs, s3, settings.signals_bucket, settings.stage)
 
 

@@ -447,6 +447,14 @@ def test_browsers_may_put_files_with_a_presigned_url_from_any_page(template: dic
     assert rule["ExposedHeaders"] == ["ETag"]
 
 
+def test_make_run_gives_its_bucket_the_templates_cors_rule(template: dict[str, Any]):
+    from devtools.local_stack import UPLOADS_CORS_RULE
+
+    (rule,) = properties(template, "SignalsBucket")["CorsConfiguration"]["CorsRules"]
+    in_api_terms = {"Id": "ID", "ExposedHeaders": "ExposeHeaders", "MaxAge": "MaxAgeSeconds"}
+    assert {in_api_terms.get(name, name): value for name, value in rule.items()} == UPLOADS_CORS_RULE
+
+
 def test_new_uploads_notify_the_uploads_queue(template: dict[str, Any]):
     notifications = properties(template, "SignalsBucket")["NotificationConfiguration"]
     assert list(notifications) == ["QueueConfigurations"]
