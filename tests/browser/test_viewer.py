@@ -5,34 +5,20 @@ and the wrong-password message. Screenshots of each screen go to build/screensho
 from __future__ import annotations
 
 import re
-from itertools import count
 
 import pytest
 from playwright.sync_api import Locator, Page, Request, expect
 
-from tests.browser.conftest import Stack, record, record_bytes, screenshot
+from tests.browser.conftest import (
+    USER_PASSWORD,
+    Stack,
+    new_user,
+    record,
+    record_bytes,
+    screenshot,
+    sign_in,
+)
 from tests.e2e.conftest import ADMIN
-
-USER_PASSWORD = "browser-password-1"
-_names = count(1)
-
-expect.set_options(timeout=15_000)
-
-
-def new_user(stack: Stack, admin_token: str) -> str:
-    username = f"viewer-user-{next(_names)}"
-    body = {"username": username, "password": USER_PASSWORD, "role": "user"}
-    created = stack.call("POST", "/users", admin_token, body)
-    assert created.status == 201, created.raw
-    return username
-
-
-def sign_in(page: Page, stack: Stack, username: str, password: str) -> None:
-    page.goto(stack.base_url + "/")
-    form = page.locator("#login-form")
-    form.get_by_label("Username").fill(username)
-    form.get_by_label("Password").fill(password)
-    form.get_by_role("button", name="Sign in").click()
 
 
 def lead_chart(page: Page) -> Locator:
@@ -63,12 +49,12 @@ def test_a_user_uploads_a_record_sees_its_beats_zooms_deletes_and_signs_out(
     username = new_user(stack, admin_token)
     sign_in(page, stack, username, USER_PASSWORD)
     expect(page.get_by_role("heading", name="Your ECGs")).to_be_visible()
-    expect(page.get_by_text("JSON files up to 6 MB are accepted")).to_be_visible()
+    expect(page.locator("#upload-help")).to_contain_text("up to 6 MB in the body format of POST /ecgs")
     expect(page.locator("#ecg-rows")).to_contain_text("No ECGs yet")
     assert page.evaluate("document.cookie") == ""
 
     # Upload five minutes of MIT-BIH record 100 as a file, with the progress bar.
-    page.get_by_label("Upload an ECG (JSON file)").set_input_files(
+    page.get_by_label("ECG file (JSON or EDF)").set_input_files(
         files=[
             {
                 "name": "mitdb-100.json",

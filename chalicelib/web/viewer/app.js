@@ -1,9 +1,10 @@
 // The ECG viewer (GET /, index.html): plain JavaScript, no build step. A file, not an inline
 // script: the page's Content-Security-Policy runs scripts from this origin only.
 //
-// It calls the API that serves it (same origin, no CORS). The token lives in sessionStorage
-// (this tab only, gone when it closes), never in a cookie. Text from the API is put in the page
-// with textContent only, never as HTML.
+// It calls the API that serves it (same origin, no CORS); the one other place it talks to is
+// the upload URL the API hands out for a large file (POST /ecgs/uploads), which the page's
+// CSP allows. The token lives in sessionStorage (this tab only, gone when it closes), never in
+// a cookie. Text from the API is put in the page with textContent only, never as HTML.
 (function () {
   "use strict";
 
@@ -12,18 +13,29 @@
   const base = new URL("../", document.currentScript.src);
   const TOKEN_KEY = "ecg-insights-token";
   const PAGE_SIZE = 10;
-  const MAX_UPLOAD_BYTES = 6000000;
+  const MAX_BODY_BYTES = 6000000; // POST /ecgs takes bodies up to this size
+  const MAX_JSON_FILE_BYTES = 268435456; // a JSON file through POST /ecgs/uploads
+  const MAX_FILE_BYTES = 2147483648; // any file through POST /ecgs/uploads
   const MAX_WINDOW = 500000; // GET /ecgs/{id}/signal answers at most this many samples
+  const POLL_FIRST_MS = 1000; // status polling: every second at first, then backing off
+  const POLL_BACKOFF = 1.3;
+  const POLL_MAX_MS = 10000;
+  const IN_PROGRESS = new Set(["awaiting_upload", "processing"]);
+  // Headers a page may not set on a request (the browser sets them itself: Content-Length is
+  // the exact size of the file it sends, which is what the upload URL's signature requires).
+  const BROWSER_HEADERS = new Set(["content-length", "host", "connection", "expect", "transfer-encoding"]);
   const $ = (id) => document.getElementById(id);
+  const enc = encodeURIComponent;
 
   let session = null; // {token, username, role}
 
   class ApiError extends Error {
-    constructor(status, code, message, retryAfter) {
+    constructor(status, code, message, retryAfter, body) {
       super(message);
       this.status = status;
       this.code = code;
       this.retryAfter = retryAfter;
+      this.body = body;
     }
   }
 
@@ -60,8 +72,13 @@
         data && data.code,
         (data && data.message) || `The API answered ${response.status}.`,
         response.headers.get("Retry-After"),
+        data,
       );
-      if (response.status === 401 && session && path !== "auth/token") expired();
+      // A 401 ends the session, except a wrong password typed on purpose (sign-in, or the
+      // current password of a password change: `invalid_credentials`).
+      if (response.status === 401 && session && path !== "auth/token" && problem.code !== "invalid_credentials") {
+        expired();
+      }
       throw problem;
     }
     return data;
@@ -88,21 +105,33 @@
     say(error && error.message ? error.message : String(error));
   }
 
+  function statusText(status) {
+    return String(status).replace(/_/g, " ");
+  }
+
+  function megabytes(bytes) {
+    return bytes < 1e6 ? `${Math.max(1, Math.round(bytes / 1e3))} kB` : `${(bytes / 1e6).toFixed(1)} MB`;
+  }
+
   // ---- screens and session ----------------------------------------------------------------
 
-  const SCREENS = ["login-view", "ecgs-view", "ecg-view", "users-view"];
+  const SCREENS = ["login-view", "ecgs-view", "ecg-view", "users-view", "password-view"];
+  let screenBeforePassword = null;
 
   function show(screen) {
     for (const id of SCREENS) $(id).hidden = id !== screen;
     const signedIn = screen !== "login-view";
     $("sign-out").hidden = !signedIn;
     $("who").hidden = !signedIn;
+    $("change-password").hidden = !signedIn || screen === "password-view";
     document.body.dataset.screen = screen;
   }
 
   function forget() {
     session = null;
     sessionStorage.removeItem(TOKEN_KEY);
+    cancelUpload(false);
+    stopWatching();
     closeEcg();
   }
 
@@ -123,6 +152,7 @@
       show("users-view");
       await userPager.load(0);
     } else {
+      resetUploadForm();
       show("ecgs-view");
       await ecgPager.load(0);
     }
@@ -144,8 +174,7 @@
       if (problem.status === 401) {
         error.textContent = "Wrong username or password.";
       } else if (problem.status === 429) {
-        const wait = problem.retryAfter ? ` Try again in ${problem.retryAfter} seconds.` : "";
-        error.textContent = `Too many failed sign-ins for this username.${wait}`;
+        error.textContent = `Too many failed sign-ins for this username.${retryText(problem)}`;
       } else {
         error.textContent = problem.message;
       }
@@ -153,7 +182,12 @@
     }
   });
 
+  function retryText(problem) {
+    return problem.retryAfter ? ` Try again in ${problem.retryAfter} seconds.` : "";
+  }
+
   $("sign-out").addEventListener("click", async () => {
+    await cancelUpload(true); // while the token still works: nothing half-sent is left behind
     try {
       await api("POST", "auth/logout");
     } catch (error) {
@@ -163,6 +197,76 @@
     show("login-view");
     say("You are signed out.");
     $("login-username").focus();
+  });
+
+  // ---- password change (any signed-in user) -----------------------------------------------
+
+  function closePasswordScreen() {
+    $("password-form").reset();
+    $("password-error").textContent = "";
+  }
+
+  $("change-password").addEventListener("click", () => {
+    const current = document.body.dataset.screen;
+    if (current !== "password-view") screenBeforePassword = current;
+    closePasswordScreen();
+    say("");
+    show("password-view");
+    $("current-password").focus();
+  });
+
+  $("password-cancel").addEventListener("click", () => {
+    closePasswordScreen();
+    show(screenBeforePassword || (session && session.role === "admin" ? "users-view" : "ecgs-view"));
+    $("change-password").focus();
+  });
+
+  $("password-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = $("password-error");
+    error.textContent = "";
+    const current = $("current-password").value;
+    const first = $("new-password-1").value;
+    const again = $("new-password-2").value;
+    if (first !== again) {
+      error.textContent = "The two new passwords differ. Type the same new password twice.";
+      $("new-password-2").focus();
+      return;
+    }
+    if (first === current) {
+      error.textContent = "The new password is the same as the current one. Choose another.";
+      $("new-password-1").focus();
+      return;
+    }
+    try {
+      await api("PUT", "users/me/password", { current_password: current, new_password: first });
+    } catch (problem) {
+      if (!session) return; // the session itself had ended: the sign-in screen says so
+      if (problem.code === "invalid_credentials") {
+        error.textContent = "Your current password is wrong.";
+        $("current-password").select();
+        $("current-password").focus();
+      } else if (problem.status === 429) {
+        error.textContent = `Too many wrong passwords for this account.${retryText(problem)}`;
+      } else if (problem.status === 400) {
+        error.textContent = `The new password was not accepted: ${problem.message}`;
+        $("new-password-1").focus();
+      } else if (problem.code === "account_changed") {
+        error.textContent = "Your password was changed elsewhere meanwhile. Sign in again.";
+      } else {
+        error.textContent = problem.message;
+      }
+      return;
+    }
+    // Tokens issued before the change stop working, this tab's too: sign in again.
+    closePasswordScreen();
+    const username = session.username;
+    forget();
+    show("login-view");
+    $("login-username").value = username;
+    $("login-error").textContent = "";
+    say("Your password was changed, and every earlier session has ended. Sign in with your new password.");
+    $("login-password").focus();
   });
 
   // ---- pages ------------------------------------------------------------------------------
@@ -187,9 +291,86 @@
     return { load, reload: () => load(state.index), state };
   }
 
-  // ---- ECG list and upload ----------------------------------------------------------------
+  // ---- status of an ECG being processed ---------------------------------------------------
+
+  // Polls an ECG until it leaves `awaiting_upload` / `processing`: every second at first, then
+  // less often. It asks for the insights, not for GET /ecgs/{id}: while the ECG is not ready
+  // they answer 409 with its status, and once it is they are small, whereas GET /ecgs/{id} of a
+  // ready ECG carries every sample of a recording of up to 2,000,000. Only a failed ECG is read
+  // whole (it has no samples) for its `error`. `onStatus(status, {insights, error})` hears every
+  // answer; a network failure or a 503 is simply tried again later.
+  const watchers = new Set();
+
+  function watch(id, onStatus) {
+    let delay = POLL_FIRST_MS;
+    let timer = 0;
+    const watcher = {
+      stopped: false,
+      stop() {
+        this.stopped = true;
+        clearTimeout(timer);
+        watchers.delete(this);
+      },
+    };
+    watchers.add(watcher);
+    const tick = async () => {
+      if (watcher.stopped) return;
+      let status = null;
+      let insights = null;
+      let error = null;
+      try {
+        insights = await api("GET", `ecgs/${enc(id)}/insights`);
+        status = "ready";
+      } catch (problem) {
+        if (problem.status === 409 && problem.body && problem.body.status) status = problem.body.status;
+        else if (problem.status === 404) status = "deleted";
+        else if (problem.status === 401 || problem.status === 403) status = "stopped";
+      }
+      if (status === "failed") error = await failureOf(id);
+      if (watcher.stopped) return;
+      if (status !== null && !IN_PROGRESS.has(status)) watcher.stop();
+      if (status !== null) onStatus(status, { insights, error });
+      if (!watcher.stopped) {
+        timer = setTimeout(tick, delay);
+        delay = Math.min(POLL_MAX_MS, delay * POLL_BACKOFF);
+      }
+    };
+    tick();
+    return watcher;
+  }
+
+  function stopWatching() {
+    for (const watcher of [...watchers]) watcher.stop();
+  }
+
+  // Why a failed ECG failed. GET /ecgs/{id} of an ECG that is not ready has no samples.
+  async function failureOf(id) {
+    try {
+      const summary = await api("GET", `ecgs/${enc(id)}`);
+      return summary.status === "failed" ? summary.error || null : null;
+    } catch (problem) {
+      return null;
+    }
+  }
+
+  // A ready ECG's summary without reading it whole: the leads from its insights, the
+  // sampling rate from a one-sample window.
+  async function readySummary(id, date, insights) {
+    const first = insights.leads[0];
+    const window = await api("GET", `ecgs/${enc(id)}/signal?lead=${enc(first.name)}&start=0&count=1`);
+    return {
+      id,
+      date,
+      status: "ready",
+      sampling_rate_hz: window.sampling_rate_hz,
+      leads: insights.leads.map((lead) => ({ name: lead.name, number_of_samples: lead.number_of_samples })),
+    };
+  }
+
+  // ---- ECG list -----------------------------------------------------------------------------
 
   const summaries = new Map();
+  let rowWatchers = [];
 
   function duration(samples, rate) {
     if (!rate) return `${samples} samples`;
@@ -197,9 +378,11 @@
   }
 
   function clock(seconds) {
-    const minutes = Math.floor(seconds / 60);
-    const rest = seconds - minutes * 60;
-    return `${minutes}:${rest.toFixed(1).padStart(4, "0")}`;
+    const hours = Math.floor(seconds / 3600);
+    const minutes = Math.floor((seconds - hours * 3600) / 60);
+    const rest = seconds - hours * 3600 - minutes * 60;
+    const tail = `${rest.toFixed(1).padStart(4, "0")}`;
+    return hours ? `${hours}:${String(minutes).padStart(2, "0")}:${tail}` : `${minutes}:${tail}`;
   }
 
   function heartRateText(insights) {
@@ -208,10 +391,50 @@
     return `${lead.heart_rate_bpm} bpm (${lead.name})`;
   }
 
+  function leadsText(ecg) {
+    if (!ecg.leads.length) return IN_PROGRESS.has(ecg.status) ? "known once processed" : "—";
+    const rate = ecg.sampling_rate_hz;
+    const leads = ecg.leads.map((lead) => `${lead.name} (${duration(lead.number_of_samples, rate)})`);
+    return `${leads.join(", ")}${rate ? ` at ${rate} Hz` : ", no sampling rate"}`;
+  }
+
+  // The status cell: the status in words (not colour alone) and, when failed, why.
+  function fillStatus(cell, status, error) {
+    cell.replaceChildren(element("span", statusText(status), { class: `badge status-${status}` }));
+    if (status === "failed" && error) cell.append(element("span", error, { class: "failure" }));
+  }
+
+  function fillHeartRate(cell, id) {
+    cell.textContent = "…";
+    api("GET", `ecgs/${enc(id)}/insights`)
+      .then((insights) => {
+        cell.textContent = heartRateText(insights);
+      })
+      .catch(() => {
+        cell.textContent = "unavailable";
+      });
+  }
+
+  // A row whose ECG changed status (an upload being processed): the row shows it.
+  function updateRow(id, status, error) {
+    const row = [...$("ecg-rows").querySelectorAll("tr[data-ecg]")].find((item) => item.dataset.ecg === id);
+    if (!row) return;
+    row.dataset.status = status;
+    fillStatus(row.querySelector(".status-cell"), status, error);
+    const summary = summaries.get(id);
+    if (summary) {
+      summary.status = status;
+      if (error) summary.error = error;
+    }
+    if (status === "ready") ecgPager.reload().catch(failed); // leads, rate and heart rate
+  }
+
   const ecgPager = pager("ecg", "ecgs", (items) => {
     const rows = $("ecg-rows");
     rows.replaceChildren();
     summaries.clear();
+    for (const watcher of rowWatchers) watcher.stop();
+    rowWatchers = [];
     if (!items.length) {
       const row = element("tr");
       row.append(element("td", "No ECGs yet. Upload one above.", { colspan: "6" }));
@@ -220,16 +443,16 @@
     }
     for (const ecg of items) {
       summaries.set(ecg.id, ecg);
-      const row = element("tr", null, { "data-ecg": ecg.id });
+      const row = element("tr", null, { "data-ecg": ecg.id, "data-status": ecg.status });
       row.append(element("th", ecg.id, { scope: "row" }));
       const date = element("td");
       date.append(element("time", ecg.date.replace("T", " "), { datetime: ecg.date }));
       row.append(date);
-      row.append(element("td", ecg.status));
-      const rate = ecg.sampling_rate_hz;
-      const leads = ecg.leads.map((lead) => `${lead.name} (${duration(lead.number_of_samples, rate)})`);
-      row.append(element("td", `${leads.join(", ")}${rate ? ` at ${rate} Hz` : ", no sampling rate"}`));
-      const heartRate = element("td", "…", { class: "heart-rate" });
+      const status = element("td", null, { class: "status-cell" });
+      fillStatus(status, ecg.status, ecg.error);
+      row.append(status);
+      row.append(element("td", leadsText(ecg)));
+      const heartRate = element("td", ecg.status === "ready" ? "…" : "—", { class: "heart-rate" });
       row.append(heartRate);
       const actions = element("td", null, { class: "actions" });
       actions.append(button("Open", () => openEcg(ecg.id).catch(failed), { "aria-label": `Open ECG ${ecg.id}` }));
@@ -238,13 +461,11 @@
       );
       row.append(actions);
       rows.append(row);
-      api("GET", `ecgs/${encodeURIComponent(ecg.id)}/insights`)
-        .then((insights) => {
-          heartRate.textContent = heartRateText(insights);
-        })
-        .catch(() => {
-          heartRate.textContent = "unavailable";
-        });
+      if (ecg.status === "ready") fillHeartRate(heartRate, ecg.id);
+      // A file being processed: the row follows it (the upload form follows its own).
+      if (ecg.status === "processing" && !(followed && followed.id === ecg.id)) {
+        rowWatchers.push(watch(ecg.id, (now, info) => updateRow(ecg.id, now, info.error)));
+      }
     }
   });
 
@@ -261,63 +482,292 @@
     }
   }
 
-  function uploadProblem(status, data) {
+  // ---- upload -------------------------------------------------------------------------------
+  //
+  // A JSON file up to 6 MB goes to POST /ecgs as it is (one request). Anything else, EDF
+  // always, is announced to POST /ecgs/uploads and then sent to the URL it answers, with
+  // exactly the method and headers it answers; the ECG is then `processing` until `ready` or
+  // `failed`, and the form follows it. The progress bar follows the bytes sent
+  // (XMLHttpRequest's upload progress: fetch has none). One file is sent at a time; another
+  // may be sent while the previous one is processed.
+
+  let upload = null; // the file being sent: {xhr, id}
+  let followed = null; // the ECG whose processing the form shows: {id, watcher}
+
+  function localDateTime(date) {
+    const pad = (number) => String(number).padStart(2, "0");
+    return (
+      `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
+      `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
+    );
+  }
+
+  // The form's local date and time as RFC 3339 UTC; now when it is empty; null when invalid.
+  function uploadDate() {
+    const value = $("upload-date").value;
+    const date = value ? new Date(value) : new Date();
+    if (Number.isNaN(date.getTime())) return null;
+    return date.toISOString().replace(/\.\d{3}Z$/, "Z");
+  }
+
+  function resetUploadForm() {
+    $("upload-form").reset();
+    $("upload-date").value = localDateTime(new Date());
+    $("upload-progress").hidden = true;
+    $("upload-percent").textContent = "";
+    stage("idle", "");
+  }
+
+  function formatOf(name) {
+    const match = /\.(json|edf)$/i.exec(name);
+    return match ? match[1].toLowerCase() : null;
+  }
+
+  function stage(name, message, id) {
+    const form = $("upload-form");
+    form.dataset.stage = name;
+    if (id) form.dataset.ecg = id;
+    else delete form.dataset.ecg;
+    $("upload-message").textContent = message;
+    $("upload-submit").disabled = name === "sending";
+    $("upload-cancel").hidden = name !== "sending";
+  }
+
+  function progressTo(loaded, total) {
+    const progress = $("upload-progress");
+    const done = total ? Math.min(100, Math.round((loaded / total) * 100)) : 0;
+    progress.hidden = false;
+    progress.value = done;
+    $("upload-percent").textContent = `${done} %`;
+  }
+
+  class Cancelled extends Error {}
+
+  // One request of `mine` (the upload) with progress; resolves with {status, text}, rejects on
+  // a network error (or a refused CORS request) and with Cancelled on a cancel.
+  function send(mine, method, target, headers, body) {
+    return new Promise((resolve, reject) => {
+      if (upload !== mine) {
+        reject(new Cancelled());
+        return;
+      }
+      const request = new XMLHttpRequest();
+      mine.xhr = request;
+      request.open(method, target);
+      for (const [name, value] of Object.entries(headers)) {
+        if (!BROWSER_HEADERS.has(name.toLowerCase())) request.setRequestHeader(name, value);
+      }
+      request.upload.addEventListener("progress", (event) => {
+        if (event.lengthComputable && upload === mine) progressTo(event.loaded, event.total);
+      });
+      request.addEventListener("load", () => resolve({ status: request.status, text: request.responseText }));
+      request.addEventListener("error", () => reject(new Error("network")));
+      request.addEventListener("abort", () => reject(new Cancelled()));
+      request.send(body);
+    });
+  }
+
+  function parsed(text) {
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function postProblem(status, data) {
     const message = data && data.message ? data.message : `The API answered ${status}.`;
-    if (status === 413) return "The file is too large: JSON files up to 6 MB are accepted.";
+    if (status === 413) return "The file is too large for one request.";
     if (status === 409) return `Not uploaded: ${message}`;
     if (status === 400) return `The file is not a valid ECG: ${message}`;
     return `Upload failed: ${message}`;
   }
 
-  $("upload-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const file = $("upload-file").files[0];
-    const message = $("upload-message");
-    const progress = $("upload-progress");
-    const percent = $("upload-percent");
-    if (!file) return;
-    if (file.size > MAX_UPLOAD_BYTES) {
-      message.textContent = `“${file.name}” is ${(file.size / 1e6).toFixed(1)} MB: JSON files up to 6 MB are accepted.`;
+  // A small JSON file: POST /ecgs. A file in the upload format has no `date`: the form's is
+  // written in front of its first field (its other bytes are sent as they are).
+  async function postEcg(mine, file, date) {
+    let body = file;
+    const text = await file.text();
+    const value = parsed(text);
+    if (value && typeof value === "object" && !Array.isArray(value) && !("date" in value) && Object.keys(value).length) {
+      body = text.replace(/^\s*\{/, `{"date":${JSON.stringify(date)},`);
+      if (new Blob([body]).size > MAX_BODY_BYTES) {
+        await announceAndSend(mine, file, "json", date); // the date made it one request too large
+        return;
+      }
+    }
+    stage("sending", `Uploading “${file.name}”…`);
+    const answer = await send(
+      mine,
+      "POST",
+      url("ecgs"),
+      { Authorization: `Bearer ${session.token}`, "Content-Type": "application/json", Accept: "application/json" },
+      body,
+    );
+    upload = null;
+    if (answer.status === 401) {
+      expired();
       return;
     }
-    message.textContent = `Uploading “${file.name}”…`;
-    progress.hidden = false;
-    progress.value = 0;
-    percent.textContent = "0 %";
-    const request = new XMLHttpRequest();
-    request.open("POST", url("ecgs"));
-    request.setRequestHeader("Authorization", `Bearer ${session.token}`);
-    request.setRequestHeader("Content-Type", "application/json");
-    request.setRequestHeader("Accept", "application/json");
-    request.upload.addEventListener("progress", (progressEvent) => {
-      if (!progressEvent.lengthComputable) return;
-      const done = Math.round((progressEvent.loaded / progressEvent.total) * 100);
-      progress.value = done;
-      percent.textContent = `${done} %`;
+    const data = parsed(answer.text);
+    if (answer.status !== 201) {
+      stage("failed", postProblem(answer.status, data));
+      return;
+    }
+    progressTo(1, 1);
+    stage("ready", `Uploaded “${data.id}”; its insights are ready.`, data.id);
+    $("upload-file").value = "";
+    ecgPager.reload().catch(failed);
+  }
+
+  // Anything else: announce, send the file where the API says, then follow its processing.
+  async function announceAndSend(mine, file, format, date) {
+    stage("sending", `Announcing “${file.name}” (${megabytes(file.size)})…`);
+    let ticket;
+    try {
+      ticket = await api("POST", "ecgs/uploads", { date, format, size_bytes: file.size });
+    } catch (problem) {
+      if (upload !== mine) return;
+      upload = null;
+      stage("failed", `Not uploaded: ${problem.message}`);
+      return;
+    }
+    const id = ticket.id;
+    mine.id = id;
+    if (upload !== mine) {
+      discard(id); // cancelled while it was announced
+      return;
+    }
+    stage("sending", `Sending “${file.name}” (${megabytes(file.size)}) as ECG “${id}”…`, id);
+    ecgPager.reload().catch(failed);
+    let answer;
+    try {
+      answer = await send(mine, ticket.upload.method, ticket.upload.url, ticket.upload.headers, file);
+    } catch (problem) {
+      if (problem instanceof Cancelled) return; // cancelUpload tidies up
+      upload = null;
+      await discard(id);
+      stage("failed", "Upload failed: the file could not be sent to storage. Nothing was kept; try again.");
+      return;
+    }
+    upload = null;
+    if (answer.status < 200 || answer.status >= 300) {
+      const code = /<Code>([^<]*)<\/Code>/.exec(answer.text || "");
+      await discard(id);
+      stage(
+        "failed",
+        `Upload failed: storage refused the file (${answer.status}${code ? ` ${code[1]}` : ""}). Nothing was kept; try again.`,
+      );
+      return;
+    }
+    progressTo(1, 1);
+    $("upload-file").value = "";
+    stage("processing", `Uploaded “${file.name}”. ECG “${id}” is processing…`, id);
+    if (followed) followed.watcher.stop();
+    followed = { id, watcher: null };
+    followed.watcher = watch(id, (status, info) => processed(id, date, status, info));
+  }
+
+  async function processed(id, date, status, info) {
+    updateRow(id, status, info.error);
+    const showing = followed && followed.id === id;
+    if (!showing) return;
+    if (IN_PROGRESS.has(status)) {
+      if (!upload) stage("processing", `ECG “${id}” is ${statusText(status)}…`, id);
+      return;
+    }
+    followed = null;
+    if (upload) return; // another file is being sent: the form shows that one
+    if (status === "failed") {
+      const why = (info.error || "the file could not be processed").replace(/\.$/, "");
+      stage("failed", `ECG “${id}” failed: ${why}.`, id);
+      return;
+    }
+    if (status !== "ready") {
+      stage("failed", status === "deleted" ? `ECG “${id}” was deleted.` : `ECG “${id}” is ${statusText(status)}.`, id);
+      return;
+    }
+    stage("ready", `ECG “${id}” is ready.`, id);
+    if (document.body.dataset.screen !== "ecgs-view") return; // the user went elsewhere: no surprise
+    try {
+      const listed = summaries.get(id);
+      const summary = await readySummary(id, listed ? listed.date : date, info.insights);
+      await openEcg(id, summary, info.insights);
+    } catch (problem) {
+      failed(problem);
+    }
+  }
+
+  // An announced ECG whose file never arrived: deleted, so it does not wait 24 hours to fail.
+  async function discard(id) {
+    try {
+      await api("DELETE", `ecgs/${enc(id)}`);
+    } catch (problem) {
+      // It becomes `failed` on its own a day after it was announced.
+    }
+    if (session && session.role === "user") ecgPager.reload().catch(() => {});
+  }
+
+  // Stops sending; when `tell`, says so and deletes the announced ECG (resolves once deleted).
+  // Without (the session is over), also stops following the one being processed.
+  async function cancelUpload(tell) {
+    const current = upload;
+    upload = null;
+    if (!tell && followed) {
+      followed.watcher.stop();
+      followed = null;
+    }
+    if (!current) return;
+    if (current.xhr) current.xhr.abort();
+    $("upload-progress").hidden = true;
+    $("upload-percent").textContent = "";
+    if (!tell) return;
+    stage("cancelled", "Upload cancelled; nothing was kept.");
+    if (current.id) await discard(current.id);
+  }
+
+  // Leaving the page while a file is being sent loses it: the browser asks first.
+  window.addEventListener("beforeunload", (event) => {
+    if (!upload) return;
+    event.preventDefault();
+    event.returnValue = "";
+  });
+
+  $("upload-cancel").addEventListener("click", () => {
+    cancelUpload(true);
+    $("upload-file").focus();
+  });
+
+  $("upload-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (upload) return;
+    const file = $("upload-file").files[0];
+    if (!file) return;
+    const format = formatOf(file.name);
+    const date = uploadDate();
+    let problem = null;
+    if (!format) problem = `“${file.name}” is neither a .json nor an .edf file.`;
+    else if (file.size === 0) problem = `“${file.name}” is empty.`;
+    else if (file.size > MAX_FILE_BYTES || (format === "json" && file.size > MAX_JSON_FILE_BYTES)) {
+      problem = `“${file.name}” is ${megabytes(file.size)}: too large (EDF files up to 2 GiB, JSON up to 256 MiB).`;
+    } else if (date === null) problem = "The date is not valid.";
+    if (problem) {
+      stage("failed", problem);
+      return;
+    }
+    const mine = { xhr: null, id: null };
+    upload = mine;
+    if (followed) {
+      followed.watcher.stop(); // the list's row keeps showing it once reloaded
+      followed = null;
+    }
+    progressTo(0, 1);
+    const small = format === "json" && file.size <= MAX_BODY_BYTES;
+    (small ? postEcg(mine, file, date) : announceAndSend(mine, file, format, date)).catch((error) => {
+      if (error instanceof Cancelled || upload !== mine) return;
+      upload = null;
+      stage("failed", error && error.message === "network" ? "Upload failed: the API could not be reached." : String(error));
     });
-    request.addEventListener("load", () => {
-      let data = null;
-      try {
-        data = JSON.parse(request.responseText);
-      } catch (error) {
-        data = null;
-      }
-      if (request.status === 201) {
-        progress.value = 100;
-        percent.textContent = "100 %";
-        message.textContent = `Uploaded “${data.id}”; its insights are ready.`;
-        $("upload-form").reset();
-        ecgPager.reload().catch(failed);
-      } else if (request.status === 401) {
-        expired();
-      } else {
-        message.textContent = uploadProblem(request.status, data);
-      }
-    });
-    request.addEventListener("error", () => {
-      message.textContent = "Upload failed: the API could not be reached.";
-    });
-    request.send(file);
   });
 
   // ---- one ECG: charts --------------------------------------------------------------------
@@ -596,11 +1046,59 @@
 
   const charts = $("charts");
 
+  let openedId = null; // the ECG the ECG screen shows, ready or not
+  let ecgWatcher = null; // following it while it is processed
+
   function closeEcg() {
+    if (ecgWatcher) ecgWatcher.stop();
+    ecgWatcher = null;
+    openedId = null;
     if (view) for (const lead of view.leads) if (lead.plot) lead.plot.destroy();
     view = null;
     charts.replaceChildren();
     delete charts.dataset.windowsLoaded;
+    delete charts.dataset.state;
+  }
+
+  const STATE_TEXT = {
+    awaiting_upload:
+      "This ECG is awaiting upload: it was announced, but its file has not arrived. This page updates when it does.",
+    processing: "This ECG is processing: its file is being read. This page updates when it is ready.",
+    failed: "This ECG failed: its file could not be made into an ECG. Delete it and upload the file again.",
+    deleted: "This ECG was deleted.",
+  };
+
+  // An ECG that is not ready: its status (and why it failed) instead of a chart.
+  function showState(status, error) {
+    $("ecg-ready").hidden = true;
+    const state = $("ecg-state");
+    state.hidden = false;
+    state.dataset.status = status;
+    $("ecg-state-text").textContent = STATE_TEXT[status] || `This ECG is ${statusText(status)}.`;
+    const why = $("ecg-state-error");
+    why.textContent = status === "failed" && error ? `Why: ${error}` : "";
+    why.hidden = !why.textContent;
+    $("ecg-state-delete").hidden = status === "deleted";
+  }
+
+  function openPending(id, summary) {
+    $("ecg-title").textContent = `ECG ${id}`;
+    $("ecg-meta").textContent = `Recorded ${summary.date.replace("T", " ")} · ${statusText(summary.status)}`;
+    showState(summary.status, summary.error);
+    show("ecg-view");
+    $("ecg-title").focus();
+    if (!IN_PROGRESS.has(summary.status)) return;
+    ecgWatcher = watch(id, (status, info) => {
+      if (openedId !== id) return;
+      if (status !== "ready") {
+        $("ecg-meta").textContent = `Recorded ${summary.date.replace("T", " ")} · ${statusText(status)}`;
+        showState(status, info.error);
+        return;
+      }
+      readySummary(id, summary.date, info.insights)
+        .then((ready) => (openedId === id ? openEcg(id, ready, info.insights) : null))
+        .catch(failed);
+    });
   }
 
   function insightRows(insights) {
@@ -632,11 +1130,21 @@
     }
   }
 
-  async function openEcg(id) {
+  // `known`: its summary when it is not on the list's page (an upload just processed), and
+  // `knownInsights` when they were just read.
+  async function openEcg(id, known, knownInsights) {
     closeEcg();
     say("");
-    const summary = summaries.get(id);
-    const insights = await api("GET", `ecgs/${encodeURIComponent(id)}/insights`);
+    const summary = known || summaries.get(id);
+    openedId = id;
+    if (summary.status !== "ready") {
+      openPending(id, summary);
+      return;
+    }
+    const insights = knownInsights || (await api("GET", `ecgs/${encodeURIComponent(id)}/insights`));
+    if (openedId !== id) return; // another was opened meanwhile
+    $("ecg-state").hidden = true;
+    $("ecg-ready").hidden = false;
     const rate = summary.sampling_rate_hz;
     const total = Math.max(...summary.leads.map((lead) => lead.number_of_samples));
     view = {
@@ -653,7 +1161,7 @@
     $("ecg-title").textContent = `ECG ${id}`;
     $("ecg-meta").textContent = `Recorded ${summary.date.replace("T", " ")} · ${summary.leads.length} lead${
       summary.leads.length === 1 ? "" : "s"
-    } · ${rate ? `${rate} Hz, ${clock(total / rate)}` : `${total} samples, no sampling rate`} · ${summary.status}`;
+    } · ${rate ? `${rate} Hz, ${clock(total / rate)}` : `${total} samples, no sampling rate`} · ${statusText(summary.status)}`;
     $("scale-note").textContent = rate
       ? "ECG paper grid at 25 mm/s: small squares 0.04 s (1 mm), large squares 0.2 s (5 mm); coarser when zoomed out. " +
         "Amplitude: the gain is unknown (the signals are raw integers), so each lead is scaled by its robust " +
@@ -752,7 +1260,10 @@
     ecgPager.reload().catch(failed);
   });
   $("ecg-delete").addEventListener("click", () => {
-    if (view) deleteEcg(view.id);
+    if (openedId) deleteEcg(openedId);
+  });
+  $("ecg-state-delete").addEventListener("click", () => {
+    if (openedId) deleteEcg(openedId);
   });
 
   // ---- users (admins) ---------------------------------------------------------------------
