@@ -22,7 +22,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.environment import ENVIRONMENT  # noqa: E402
+from bench.environment import ENVIRONMENT, bench_user_token  # noqa: E402
 
 os.environ.update(ENVIRONMENT)
 
@@ -218,8 +218,6 @@ def cold_import_ms(statement: str, runs: int = 10) -> tuple[float, bool]:
 
 def main() -> None:
     from app import app
-    from chalicelib.accounts import NewUser, register
-    from chalicelib.auth.tokens import Role
     from devtools.tables import create_tables
     from devtools.test_client import make_client
 
@@ -234,15 +232,8 @@ def main() -> None:
     results = []
     with mock_aws():
         create_tables()
-        register(NewUser("bench-user", "bench-password", Role.USER))
         http = make_client(app).http
-        login = http.request(
-            "POST",
-            "/auth/token",
-            headers={"Content-Type": "application/json"},
-            body=b'{"username":"bench-user","password":"bench-password"}',
-        )
-        token = json.loads(login.body)["access_token"]
+        token = bench_user_token(http)
         for label, body, runs in cases:
             results.append(measure(http, token, label, body, runs))
 

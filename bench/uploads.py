@@ -13,7 +13,6 @@ window <= 30 ms of handler time.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -85,8 +84,7 @@ def upload(path: Path, bucket: str, key: str) -> None:
 
 def run() -> None:
     from app import app
-    from chalicelib.accounts import NewUser, register
-    from chalicelib.auth.tokens import Role
+    from bench.environment import bench_user_token
     from chalicelib.ecg import processing, service
     from chalicelib.ecg.model import UploadAnnouncement
     from chalicelib.settings import get_settings
@@ -97,7 +95,8 @@ def run() -> None:
     from tests.edf_files import write_edf
 
     create_tables()
-    register(NewUser("bench-user", "bench-password", Role.USER))
+    http = make_client(app).http
+    headers = {"Authorization": f"Bearer {bench_user_token(http)}"}
     bucket = get_settings().signals_bucket
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "holter.edf"
@@ -124,14 +123,6 @@ def run() -> None:
     samples = sum(int(lead.number_of_samples) for lead in done.leads)
     stored = client().head_object(Bucket=bucket, Key=done.signal_key)["ContentLength"]
 
-    http = make_client(app).http
-    login = http.request(
-        "POST",
-        "/auth/token",
-        headers={"Content-Type": "application/json"},
-        body=b'{"username":"bench-user","password":"bench-password"}',
-    )
-    headers = {"Authorization": f"Bearer {json.loads(login.body)['access_token']}"}
     rng = np.random.default_rng(1)
     per_lead = samples // len(LEADS)
     window_ms, handler_ms = [], []
