@@ -1,11 +1,17 @@
-"""Make moto's S3 answer ranged reads the way S3 does: at a cost that depends on the range.
+"""Make moto's S3 answer as S3 does where this service can tell the difference.
 
-Development only (`make run`, the benchmarks). moto's GetObject copies the whole object out of
-its buffer and then slices the requested range from the copy, so reading a 10-second window of
-a day-long recording cost ~50 ms per request on a 50 MB object and grew with the recording; S3's
-cost of a ranged GET does not depend on the object's size. Here a plain `bytes=first-last` (or
-`bytes=first-`) range reads just those bytes from the buffer; anything else (suffix ranges, several ranges, parts,
-header overrides, conditional requests) is left to moto.
+Development only (`make run`, the tests, the benchmarks). Each patch keeps moto's answers and
+changes what moto gets wrong:
+
+- Ranged reads at a cost that depends on the range. moto's GetObject copies the whole object
+  out of its buffer and then slices the requested range from the copy, so reading a 10-second
+  window of a day-long recording cost ~50 ms per request on a 50 MB object and grew with the
+  recording; S3's cost of a ranged GET does not depend on the object's size. Here a plain
+  `bytes=first-last` (or `bytes=first-`) range reads just those bytes from the buffer; anything
+  else (suffix ranges, several ranges, parts, header overrides, conditional requests) is left
+  to moto.
+- DeleteObjectTagging of a missing key: S3 answers 404 NoSuchKey; moto failed with a 500 (an
+  AttributeError), which a client retries and then reports as an outage.
 """
 
 from __future__ import annotations
@@ -52,4 +58,18 @@ def install() -> None:
         return 206, headers, content
 
     S3Response.get_object = get_object  # type: ignore[method-assign]
+
+    from moto.s3.exceptions import MissingKey
+    from moto.s3.models import S3Backend
+
+    untag = S3Backend.delete_object_tagging
+
+    def delete_object_tagging(
+        self: Any, bucket_name: str, key_name: str, version_id: str | None = None
+    ) -> None:
+        if self.get_object(bucket_name, key_name, version_id=version_id) is None:
+            raise MissingKey(key=key_name)
+        untag(self, bucket_name, key_name, version_id=version_id)
+
+    S3Backend.delete_object_tagging = delete_object_tagging  # type: ignore[method-assign]
     _installed = True

@@ -1,4 +1,4 @@
-"""Shared fixtures: an in-process moto DynamoDB and the Chalice test client behind the
+"""Shared fixtures: an in-process moto DynamoDB and S3 and the Chalice test client behind the
 faithful API Gateway emulation, in the test environment of tests/environment.py."""
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ TIERS = ("unit", "api", "e2e", "package", "browser")
 @pytest.fixture
 def aws() -> Iterator[None]:
     from devtools.dynamodb_emulation import install as install_dynamodb_emulation
+    from devtools.s3_emulation import install as install_s3_emulation
     from devtools.tables import create_tables
 
     install_dynamodb_emulation()
+    install_s3_emulation()
     with mock_aws():
         create_tables()
         yield

@@ -57,7 +57,10 @@ def _discard(key: str) -> None:
     try:
         signals.delete(key)
     except ServiceError:
-        _left_behind(key)
+        if signals.expires_anyway(key):
+            logger.warning(json.dumps({"event": "object_left_to_expire", "key": key}))
+        else:
+            _left_behind(key)
 
 
 def _left_behind(key: str) -> None:
@@ -318,18 +321,18 @@ def delete_ecg(item: EcgItem) -> None:
     with it. The item's delete is conditional on the status read, so an upload finishing
     meanwhile is seen and its new object removed too."""
     for _ in range(TRANSACTION_ATTEMPTS):
-        keys = _objects(item)
-        _mark_pending(keys)
+        signal = [item.signal_key] if item.signal_key else []  # an upload expires anyway
+        _mark_pending(signal)
         try:
             deleted = _delete_item(item)
         except _StillThere:
-            _recommit(keys)
+            _recommit(signal)
             raise Unavailable() from None
         if deleted:
-            for key in keys:
+            for key in _objects(item):
                 _discard(key)
             return
-        _recommit(keys)
+        _recommit(signal)
         found = get_ecg(item.owner, item.ecg_id)
         if found is None:
             raise NotFound("no such ECG", "ecg_not_found")

@@ -19,6 +19,7 @@ from chalicelib.settings import Settings, get_settings
 from chalicelib.store.failures import aws_call
 
 PENDING_TAG = "state=pending"
+UPLOADS_PREFIX = "uploads/"
 PART_BYTES = 8 * 1024 * 1024  # multipart parts (S3's minimum is 5 MiB, except the last)
 UPLOAD_CONTENT_TYPE = "application/octet-stream"
 
@@ -46,12 +47,17 @@ def _bucket() -> str:
     return get_settings().signals_bucket
 
 
+def expires_anyway(key: str) -> bool:
+    """Uploaded files: a lifecycle rule removes everything under uploads/ after two days."""
+    return key.startswith(UPLOADS_PREFIX)
+
+
 def signal_key(owner: str, ecg_id: str) -> str:
     return f"signals/{owner}/{ecg_id}/{secrets.token_hex(8)}"
 
 
 def upload_key(owner: str, ecg_id: str) -> str:
-    return f"uploads/{owner}/{ecg_id}/{secrets.token_hex(8)}"
+    return f"{UPLOADS_PREFIX}{owner}/{ecg_id}/{secrets.token_hex(8)}"
 
 
 def put_pending(key: str, data: bytes) -> None:
