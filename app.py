@@ -49,8 +49,7 @@ def process_uploads(event: SQSEvent) -> None:
 
     A failure raises, so SQS delivers the message again (and after a few tries to the
     dead-letter queue); processing is idempotent, so redelivery is safe."""
-    from chalicelib.ecg.processing import process_notification
+    from chalicelib.ecg.processing import process_message
 
     for record in event:
-        attributes = record.to_dict().get("attributes") or {}
-        process_notification(record.body, int(attributes.get("ApproximateReceiveCount", 1)))
+        process_message(record.to_dict())

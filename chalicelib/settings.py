@@ -30,6 +30,7 @@ class Settings:
     login_lockout_seconds: int
     signals_bucket: str
     s3_endpoint: str | None
+    sqs_endpoint: str | None
     upload_url_seconds: int
 
 
@@ -81,5 +82,6 @@ def get_settings() -> Settings:
         login_lockout_seconds=_int("ECG_LOGIN_LOCKOUT_SECONDS", 900),
         signals_bucket=os.environ.get("ECG_SIGNALS_BUCKET", default_resource_name(stage, "signals")),
         s3_endpoint=os.environ.get("ECG_S3_ENDPOINT") or None,
+        sqs_endpoint=os.environ.get("ECG_SQS_ENDPOINT") or None,
         upload_url_seconds=_int("ECG_UPLOAD_URL_SECONDS", 3600),
     )

@@ -284,6 +284,7 @@ def configure_environment(endpoints: Endpoints) -> None:
     os.environ["ECG_STAGE"] = "local"
     os.environ["ECG_DYNAMODB_HOST"] = endpoints.dynamodb
     os.environ["ECG_S3_ENDPOINT"] = endpoints.storage  # presigned upload URLs point here too
+    os.environ["ECG_SQS_ENDPOINT"] = endpoints.storage
     if not os.environ.get("ECG_JWT_SECRET"):
         os.environ["ECG_JWT_SECRET"] = secrets.token_urlsafe(48)
 

@@ -24,7 +24,7 @@ from chalicelib.ecg.formats.json_file import read_json_file
 from chalicelib.ecg.formats.recording import Recording, UnreadableFile
 from chalicelib.ecg.service import NOT_UPLOADED, upload_overdue
 from chalicelib.errors import ServiceError
-from chalicelib.store import ecgs, signals
+from chalicelib.store import ecgs, queue, signals
 from chalicelib.store.models import EcgItem, LeadSummaryAttribute
 
 # The queue's maxReceiveCount: the last delivery does not try again (a crash, a timeout or an
@@ -32,6 +32,17 @@ from chalicelib.store.models import EcgItem, LeadSummaryAttribute
 DELIVERY_ATTEMPTS = 5
 GAVE_UP = "the file could not be processed (every attempt failed); please upload it again"
 logger = logging.getLogger(__name__)
+
+
+def process_message(record: dict[str, Any]) -> None:
+    """One record of Lambda's SQS event. A failure raises (SQS delivers the message again),
+    after asking the queue to do so soon."""
+    receive_count = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
+    try:
+        process_notification(record["body"], receive_count)
+    except Exception:
+        queue.retry_soon(record["eventSourceARN"], record["receiptHandle"], receive_count)
+        raise
 
 
 def process_notification(body: str, receive_count: int) -> None:

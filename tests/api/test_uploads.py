@@ -65,7 +65,12 @@ def s3_event(key: str) -> str:
     return json.dumps({"Records": [record]})
 
 
-def deliver(key: str, receive_count: int = 1) -> None:
+def deliver(
+    key: str,
+    receive_count: int = 1,
+    queue_arn: str = "arn:aws:sqs:us-east-1:123456789012:ecg-insights-uploads",
+    receipt_handle: str = "r-1",
+) -> None:
     """What Lambda's SQS event source hands the function for one message."""
     from app import process_uploads
 
@@ -73,12 +78,12 @@ def deliver(key: str, receive_count: int = 1) -> None:
         "Records": [
             {
                 "messageId": "m-1",
-                "receiptHandle": "r-1",
+                "receiptHandle": receipt_handle,
                 "body": s3_event(key),
                 "attributes": {"ApproximateReceiveCount": str(receive_count)},
                 "messageAttributes": {},
                 "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ecg-insights-uploads",
+                "eventSourceARN": queue_arn,
                 "awsRegion": "us-east-1",
             }
         ]
@@ -220,6 +225,27 @@ def test_a_delivery_that_dies_part_way_is_completed_by_the_next(api: Api, alice:
     deliver(key, receive_count=2)
     assert api.call("GET", "/ecgs/holter", alice).json["status"] == "ready"
     assert len(lasting_objects("alice")) == 1
+
+
+def test_a_failed_delivery_asks_the_queue_for_it_again_soon(
+    api: Api, alice: str, faults: FaultPlan, monkeypatch: pytest.MonkeyPatch
+):
+    import boto3
+
+    from chalicelib.store import queue
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="uploads")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    data = edf_bytes(recording(), names(2), RATE)
+    key = put_file(announce(api, alice, len(data)).json, data)
+    sqs.send_message(QueueUrl=url, MessageBody=s3_event(key))
+    [message] = sqs.receive_message(QueueUrl=url, VisibilityTimeout=5400)["Messages"]
+    monkeypatch.setattr(queue, "FIRST_RETRY_SECONDS", 0)  # due at once, instead of in 30 s
+    faults.operation, faults.occurrence, faults.times = "UpdateItem", 2, 10
+    with pytest.raises(Unavailable):
+        deliver(key, queue_arn=arn, receipt_handle=message["ReceiptHandle"])
+    assert len(sqs.receive_message(QueueUrl=url).get("Messages", [])) == 1
 
 
 def test_the_last_delivery_marks_the_ecg_failed_instead_of_trying_again(api: Api, alice: str):

@@ -1,16 +1,17 @@
-"""The policies grant exactly the DynamoDB and S3 actions the code calls, per function and resource.
+"""The policies grant exactly the DynamoDB, S3 and SQS actions the code calls, per function and resource.
 
-Every DynamoDB and S3 request of a full scenario is recorded (transactions and batches per
+Every DynamoDB, S3 and SQS request of a full scenario is recorded (transactions and batches per
 item; S3 requests as the IAM action their method, path, query and headers need), attributed to
 the function making it: the authorizer, the upload processor (while
-`chalicelib.ecg.processing.process_notification` runs), else the API handler. A file PUT with a
+`chalicelib.ecg.processing.process_message` runs), else the API handler. A file PUT with a
 presigned URL counts as the API handler's: the URL carries the permission of the role that
 signed it. The scenario's own plumbing (S3's notification to SQS, the queue the test polls in
 Lambda's place) is not attributed to anyone. The result is compared with the DynamoDB and S3
 statements of each function's policy (devtools.deployment.policy_statements), but for the
 actions granted for how S3 answers rather than for a call (S3_NOT_FOUND_PERMISSIONS), which no
-request performs. SQS is not recorded: Lambda's event source, not the code, receives and
-deletes the messages."""
+request performs, and the SQS actions Lambda's event source performs with the role (receiving
+and deleting messages), not the code. The code's one SQS call, ChangeMessageVisibility after a
+failed delivery (chalicelib/store/queue.py), is compared like the rest."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import pytest
 
 from chalicelib.settings import get_settings
 from chalicelib.store import models
+from chalicelib.store import queue as uploads_queue
 from devtools.deployment import (
     FUNCTIONS,
     PERMISSIONS,
@@ -84,8 +86,14 @@ def _dynamodb_actions(operation: str, body: dict[str, Any]) -> list[tuple[str, s
     return [(tables[body["TableName"]], operation)]
 
 
+# What Lambda's SQS event source does with the function's role (AWS requires these three); the
+# code's own SQS calls are compared like any other.
+EVENT_SOURCE_ACTIONS = {"ReceiveMessage", "DeleteMessage", "GetQueueAttributes"}
+
+
 def granted_data_actions(function: str) -> dict[str, set[str]]:
-    """The DynamoDB and S3 actions the function's policy allows, per table, key prefix or the bucket."""
+    """The DynamoDB, S3 and SQS actions the function's policy allows the code, per table, key
+    prefix, the bucket, or `sqs`."""
     granted: dict[str, set[str]] = defaultdict(set)
     for statement in policy_statements(function, RECORDED_ARNS, []):
         for action in statement["Action"]:
@@ -93,6 +101,8 @@ def granted_data_actions(function: str) -> dict[str, set[str]]:
             if service in ("dynamodb", "s3"):
                 for resource in statement["Resource"]:
                     granted[resource].add(name)
+            elif service == "sqs" and name not in EVENT_SOURCE_ACTIONS:
+                granted["sqs"].add(name)
     return dict(granted)
 
 
@@ -203,7 +213,7 @@ def recorded(aws: None, monkeypatch: pytest.MonkeyPatch) -> Calls:
     monkeypatch.setattr(BotocoreStubber, "__call__", record)
     monkeypatch.setattr(authorizer, "authenticate", attributed("JwtAuth", authorizer.authenticate))
     monkeypatch.setattr(
-        processing, "process_notification", attributed("ProcessUploads", processing.process_notification)
+        processing, "process_message", attributed("ProcessUploads", processing.process_message)
     )
     return calls
 
@@ -313,6 +323,7 @@ def upload_scenario(api: Api, token: str, calls: Calls, monkeypatch: pytest.Monk
     # Small parts, so that a small file is written as a multipart upload (moto keeps S3's 5 MiB minimum).
     monkeypatch.setattr(signals, "PART_BYTES", 4096)
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 1)
+    monkeypatch.setattr(uploads_queue, "FIRST_RETRY_SECONDS", 0)  # a failed delivery is retried at once
     queue = UploadsQueue()
     queue.deliver()  # S3's test event, if any
 
