@@ -61,7 +61,6 @@ SIGNAL_FIELDS = (
 )
 
 # The standard asks for left-justified, space-padded fields; leading spaces are tolerated too.
-_ASCII = re.compile(rb"[\x20-\x7e]*")
 _INTEGER = re.compile(r" *[+-]?[0-9]+ *")
 _DECIMAL = re.compile(r" *[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+) *")
 _INT16_MIN, _INT16_MAX = -(2**15), 2**15 - 1
@@ -105,19 +104,17 @@ def _read(stream: BinaryIO, size: int) -> bytes:
 
 
 def _text_fields(raw: bytes, layout: tuple[tuple[str, int], ...], count: int) -> dict[str, list[str]]:
-    """Split a header block into its fields, `count` values each; the standard allows only
-    printable ASCII."""
+    """Split a header block into its fields, `count` values each. The standard allows only
+    printable ASCII, but recorders write Latin-1 too (`µV`, a patient's name): text is read as
+    Latin-1, and what is used is checked where it is used (numbers parsed strictly, labels by
+    the lead-name rule)."""
     fields: dict[str, list[str]] = {}
     offset = 0
     for name, width in layout:
         values = []
-        for index in range(count):
-            value = raw[offset : offset + width]
+        for _ in range(count):
+            values.append(raw[offset : offset + width].decode("latin-1"))
             offset += width
-            if not _ASCII.fullmatch(value):
-                where = f"the {name} of signal {index + 1}" if layout is SIGNAL_FIELDS else f"the {name}"
-                raise UnreadableFile(f"EDF header: {where} is not printable ASCII text")
-            values.append(value.decode("ascii"))
         fields[name] = values
     return fields
 
