@@ -22,8 +22,7 @@ from chalicelib.ecg.codec import SignalEncoder
 from chalicelib.ecg.formats.edf import read_edf
 from chalicelib.ecg.formats.json_file import read_json_file
 from chalicelib.ecg.formats.recording import Recording, UnreadableFile
-from chalicelib.ecg.service import NOT_UPLOADED, upload_overdue
-from chalicelib.errors import ServiceError
+from chalicelib.ecg.service import overdue
 from chalicelib.store import ecgs, queue, signals
 from chalicelib.store.models import EcgItem, LeadSummaryAttribute
 
@@ -74,8 +73,9 @@ def process_upload(key: str, last_attempt: bool = False) -> None:
             ecgs.commit_signal(item)
         signals.delete(key)
         return
-    if upload_overdue(item):
-        _fail(item, NOT_UPLOADED)
+    late = overdue(item)
+    if late is not None:
+        _fail(item, late)
         return
     if last_attempt:
         _fail(item, GAVE_UP)
@@ -154,18 +154,26 @@ def _store(item: EcgItem) -> None:
         raise
     item.leads, item.sampling_rate_hz = leads, rate
     item.signal_key, item.signal_index = target.key, encoder.index_offset
-    if not ecgs.finish_processing(item):  # deleted, or finished by another delivery, meanwhile
-        signals.delete(target.key)
+    if not ecgs.finish_processing(item) and not _finished_by_us(item):
+        signals.delete(target.key)  # deleted, or finished by another delivery, meanwhile
         return
     ecgs.commit_signal(item)
     assert item.upload_key is not None
     signals.delete(item.upload_key)
 
 
+def _finished_by_us(item: EcgItem) -> bool:
+    """The update's condition failed: did it fail on its own retry (the first attempt applied,
+    its answer lost)? Then the ECG is ready with this delivery's object."""
+    found = ecgs.get_ecg(item.owner, item.ecg_id)
+    return found is not None and found.status == "ready" and found.signal_key == item.signal_key
+
+
 def _abandon(target: signals.PendingObject) -> None:
-    """Best effort: what stays is pending or an incomplete upload, and lifecycle rules end both."""
+    """Best effort, never hiding the error that brought us here: what stays is pending or an
+    incomplete upload, and lifecycle rules end both."""
     try:
         target.abort()
         signals.delete(target.key)
-    except ServiceError:
+    except Exception:  # the original error is the one to report
         logger.warning(json.dumps({"event": "object_left_to_expire", "key": target.key}))

@@ -30,22 +30,28 @@ from chalicelib.store.models import EcgItem, LeadSummaryAttribute
 
 MAX_SAMPLES_IN_ONE_READ = 2_000_000  # a longer recording is read by window
 STREAM_SAMPLES = 1 << 20  # a lead read back whole (insights of a newer version) goes window by window
-UPLOAD_DEADLINE = timedelta(hours=24)  # an announced file that has not arrived by then: failed
+UPLOAD_DEADLINE = timedelta(hours=24)  # an announced ECG not ready by then: failed
 NOT_UPLOADED = "the file was not uploaded within 24 hours of its announcement"
+NOT_PROCESSED = "the file could not be processed within 24 hours of its announcement; please upload it again"
 
 
-def upload_overdue(item: EcgItem, now: datetime | None = None) -> bool:
-    if item.status != "awaiting_upload":
-        return False
+def overdue(item: EcgItem, now: datetime | None = None) -> str | None:
+    """Why an announced ECG still waiting for its file, or still processing (every delivery of
+    its notice died), a day after the announcement is failed; None when it is not."""
+    if item.status not in ("awaiting_upload", "processing"):
+        return None
     announced = datetime.fromisoformat(item.created_at.replace("Z", "+00:00"))
-    return (now or datetime.now(UTC)) - announced > UPLOAD_DEADLINE
+    if (now or datetime.now(UTC)) - announced <= UPLOAD_DEADLINE:
+        return None
+    return NOT_UPLOADED if item.status == "awaiting_upload" else NOT_PROCESSED
 
 
 def _status(item: EcgItem) -> tuple[str, str | None]:
-    """The status a client sees: an upload that never came is failed once its day is over,
-    without anything having to run at that moment."""
-    if upload_overdue(item):
-        return "failed", NOT_UPLOADED
+    """The status a client sees: an upload that never came, or never finished, is failed once
+    its day is over, without anything having to run at that moment."""
+    late = overdue(item)
+    if late is not None:
+        return "failed", late
     return item.status, item.error
 
 

@@ -119,7 +119,8 @@ def create_ecg(item: EcgItem, payload: bytes, write_token: str | None = None) ->
     try:
         _insert(item, write_token or new_write_token())
     except Unavailable:
-        raise  # the item may exist and refer to the object: it stays pending for a repeat to commit
+        _take_back(item, key)  # it may have been written, its answer lost
+        raise
     except ServiceError:
         _discard(key)
         raise
@@ -135,15 +136,20 @@ def _commit(item: EcgItem) -> None:
     try:
         signals.commit(key)
     except ServiceError:
-        try:
-            _delete_own(item)
-        except ServiceError:
-            # Unknown: the item may still refer to an object that is pending (a repeat of the
-            # request commits it), or be gone while the commit did happen (an orphan to remove).
-            logger.error(json.dumps({"event": "signal_commit_unknown", "key": key}))
-        else:
-            _discard(key)
+        _take_back(item, key)
         raise Unavailable() from None
+
+
+def _take_back(item: EcgItem, key: str) -> None:
+    """Remove this request's item (if it was written) and then its object. If even that fails,
+    the item may still refer to a pending object (a repeat of the request commits it), or be
+    gone with the object committed (an orphan): an operator is told which key."""
+    try:
+        _delete_own(item)
+    except ServiceError:
+        logger.error(json.dumps({"event": "signal_commit_unknown", "key": key}))
+        return
+    _discard(key)
 
 
 def _delete_own(item: EcgItem) -> None:
@@ -206,9 +212,9 @@ def list_ecgs(owner: str, limit: int, after: str | None) -> tuple[list[EcgItem],
 
 
 def save_leads(item: EcgItem) -> None:
-    """Persist insights computed after upload (an insight added to the registry later)."""
-    with aws_call():
-        item.update(actions=[EcgItem.leads.set(item.leads)], condition=EcgItem.ecg_id.exists())
+    """Persist insights computed after upload (an insight added to the registry later); an ECG
+    deleted meanwhile has nothing to keep them for."""
+    _update(item, [EcgItem.leads.set(item.leads)], EcgItem.ecg_id.exists())
 
 
 def _update(item: EcgItem, actions: list[Any], condition: Condition) -> bool:
@@ -328,6 +334,11 @@ def delete_ecg(item: EcgItem) -> None:
         except _StillThere:
             _recommit(signal)
             raise Unavailable() from None
+        except Unavailable:
+            # Unknown: gone (its objects end with the lifecycle rule), or still there on pending
+            # objects until the client repeats the DELETE, as a 503 asks it to.
+            logger.error(json.dumps({"event": "delete_outcome_unknown", "keys": signal}))
+            raise
         if deleted:
             for key in _objects(item):
                 _discard(key)

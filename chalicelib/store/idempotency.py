@@ -53,7 +53,8 @@ def claim(
     the request that does.
 
     A key is free when it was never used, when its record outlived `keep` (DynamoDB's TTL
-    deletes lazily), or when its claim's lease ran out without a response."""
+    deletes lazily), or when its claim's lease ran out without a response and this is the same
+    request again (the same body: a released key with another body is still a 422)."""
     item = IdempotencyItem(
         key,
         fingerprint=fingerprint,
@@ -64,7 +65,11 @@ def claim(
     free = (
         IdempotencyItem.key.does_not_exist()
         | (IdempotencyItem.expires_at < datetime.fromtimestamp(now, UTC))
-        | (IdempotencyItem.status.does_not_exist() & (IdempotencyItem.lease_until < now))
+        | (
+            IdempotencyItem.status.does_not_exist()
+            & (IdempotencyItem.lease_until < now)
+            & (IdempotencyItem.fingerprint == fingerprint)  # another body with this key: 422
+        )
     )
     for _ in range(CLAIM_ATTEMPTS):
         with aws_call():

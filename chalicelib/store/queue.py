@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.settings import Settings, get_settings
 
-FIRST_RETRY_SECONDS = 30
+FIRST_RETRY_SECONDS = 60  # then 3, 9, 27 times that: the five deliveries span about 40 minutes
 MAX_VISIBILITY_SECONDS = 12 * 3600  # SQS's limit
 logger = logging.getLogger(__name__)
 
@@ -30,12 +30,12 @@ def _client_for(settings: Settings, region: str) -> Any:
 
 
 def retry_soon(queue_arn: str, receipt_handle: str, receive_count: int) -> None:
-    """Make the message visible again after 30 s, 60 s, 120 s, ... (best effort: if this fails
-    too, the queue's own timeout still brings it back)."""
+    """Make the message visible again after 1, 3, 9, 27 minutes (best effort: if this fails too,
+    the queue's own timeout still brings it back)."""
     _, _, _, region, account, name = queue_arn.split(":")
     settings = get_settings()
     endpoint = settings.sqs_endpoint or f"https://sqs.{region}.amazonaws.com"
-    seconds = min(FIRST_RETRY_SECONDS * 2 ** max(receive_count - 1, 0), MAX_VISIBILITY_SECONDS)
+    seconds = min(FIRST_RETRY_SECONDS * 3 ** max(receive_count - 1, 0), MAX_VISIBILITY_SECONDS)
     try:
         _client_for(settings, region).change_message_visibility(
             QueueUrl=f"{endpoint}/{account}/{name}", ReceiptHandle=receipt_handle, VisibilityTimeout=seconds

@@ -65,6 +65,15 @@ def test_a_503_is_not_kept_so_the_repeat_runs(api: Api, alice: str, faults: Faul
     assert reply.status == 201 and "idempotency-replayed" not in reply.headers
 
 
+def test_the_same_key_with_another_body_after_a_503_is_still_422(api: Api, alice: str, faults: FaultPlan):
+    faults.operation, faults.occurrence, faults.times = "PutObject", 1, RETRY_BUDGET + 1
+    assert post_ecg(api, alice, "k-1", {**ECG, "id": "first"}).status == 503
+    faults.times = 0
+    reply = post_ecg(api, alice, "k-1", {**ECG, "id": "second"})
+    assert reply.status == 422 and reply.json["code"] == "idempotency_key_reused"
+    assert EcgItem.count("alice") == 0
+
+
 def test_user_creation_is_replayed_too(api: Api):
     body = {"username": "carol", "password": "carol-password"}
     headers = {"Idempotency-Key": "new-carol"}

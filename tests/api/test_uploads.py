@@ -263,6 +263,22 @@ def test_an_upload_not_sent_within_a_day_is_failed(api: Api, alice: str, monkeyp
     assert shown["status"] == "failed" and shown["error"] == service.NOT_UPLOADED
 
 
+def test_an_upload_whose_processing_never_finished_is_failed_after_a_day(
+    api: Api, alice: str, monkeypatch: pytest.MonkeyPatch
+):
+    data = edf_bytes(recording(), names(2), RATE)
+    key = put_file(announce(api, alice, len(data)).json, data)
+    monkeypatch.setattr(processing, "_store", lambda item: pytest.fail("a late delivery processed"))
+    item = processing.ecgs.get_ecg("alice", "holter")
+    assert item is not None and processing.ecgs.start_processing(item)  # then every delivery died
+    monkeypatch.setattr(service, "UPLOAD_DEADLINE", service.UPLOAD_DEADLINE * 0)
+    shown = api.call("GET", "/ecgs/holter", alice).json
+    assert shown["status"] == "failed" and shown["error"] == service.NOT_PROCESSED
+    deliver(key)  # a late delivery fails it for good, and removes the file
+    assert processing.ecgs.get_ecg("alice", "holter").status == "failed"
+    assert stored_objects("alice") == {}
+
+
 def test_a_file_for_a_deleted_ecg_is_removed_and_stores_nothing(api: Api, alice: str):
     data = edf_bytes(recording(), names(2), RATE)
     ticket = announce(api, alice, len(data)).json
@@ -321,3 +337,18 @@ def test_a_bad_announcement_is_400(api: Api, alice: str, change: dict[str, Any])
 def test_an_admin_may_not_announce_uploads(api: Api):
     body = {"date": DATE, "format": "edf", "size_bytes": 10}
     assert api.call("POST", "/ecgs/uploads", api.admin_token, body).status == 403
+
+
+def test_a_delivery_whose_ready_update_answer_was_lost_keeps_the_signal(
+    api: Api, alice: str, faults: FaultPlan
+):
+    data = edf_bytes(recording(), names(2), RATE)
+    key = put_file(announce(api, alice, len(data)).json, data)
+    faults.seen.clear()
+    faults.operation, faults.occurrence, faults.times, faults.kind = "UpdateItem", 2, 1, "lost"
+    deliver(key)
+    assert (
+        api.call("GET", "/ecgs/holter/signal?lead=I&count=10", alice).json["signal"]
+        == recording()[0][:10].tolist()
+    )
+    assert lasting_objects("alice") == [next(iter(stored_objects("alice")))]

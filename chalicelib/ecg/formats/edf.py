@@ -205,8 +205,8 @@ def _leads(
                 f"EDF header: the number of samples in each data record of signal {number} is {count};"
                 " it must be at least 1"
             )
-        for field in ("physical minimum", "physical maximum"):
-            _number(per_signal[field][index], f"{field} of signal {number}", whole=False)
+        # The physical range is not checked: the digital values are stored, and exports write it
+        # in forms the standard does not (`-3.2E+3`, `1,0`).
         for field in ("digital minimum", "digital maximum"):
             value = _integer(per_signal[field][index], f"{field} of signal {number}")
             if not _INT16_MIN <= value <= _INT16_MAX:
