@@ -304,6 +304,11 @@ class SignalEncoder:
         return b"".join(parts)
 
     @property
+    def lead_lengths(self) -> list[int]:
+        """How many samples each lead has been given so far."""
+        return list(self._lengths)
+
+    @property
     def index_offset(self) -> int:
         """Where the index starts in the object; known once `finish` has run."""
         if self._index_offset is None:

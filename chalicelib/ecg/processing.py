@@ -53,14 +53,8 @@ def process_notification(body: str, receive_count: int) -> None:
             process_upload(key, last_attempt=receive_count >= DELIVERY_ATTEMPTS)
 
 
-def _owner_and_id(key: str) -> tuple[str, str] | None:
-    """`uploads/<owner>/<ecg id>/<token>`; neither usernames nor ids may contain a slash."""
-    parts = key.split("/")
-    return (parts[1], parts[2]) if len(parts) == 4 and parts[0] == "uploads" else None
-
-
 def process_upload(key: str, last_attempt: bool = False) -> None:
-    located = _owner_and_id(key)
+    located = signals.upload_owner_and_id(key)
     if located is None:  # not an upload key: nothing this function may touch
         logger.warning(json.dumps({"event": "not_an_upload", "key": key}))
         return
@@ -128,13 +122,12 @@ def _store(item: EcgItem) -> None:
     rate = recording.header.sampling_rate_hz
     encoder = SignalEncoder(len(names))
     streams = [insights.LeadStream(rate) for _ in names]
-    lengths = [0] * len(names)
     target = signals.PendingObject(signals.signal_key(item.owner, item.ecg_id))
     try:
         for lead, samples in recording.chunks:
             streams[lead].feed(samples)
-            lengths[lead] += samples.size
             target.write(encoder.add(lead, samples))
+        lengths = encoder.lead_lengths
         if 0 in lengths:
             raise UnreadableFile(f"lead {names[lengths.index(0)]!r} has no samples")
         leads = []

@@ -60,6 +60,13 @@ def upload_key(owner: str, ecg_id: str) -> str:
     return f"{UPLOADS_PREFIX}{owner}/{ecg_id}/{secrets.token_hex(8)}"
 
 
+def upload_owner_and_id(key: str) -> tuple[str, str] | None:
+    """The owner and ECG id of an `upload_key`; None for any other key (neither usernames nor
+    ids may contain a slash)."""
+    parts = key.split("/")
+    return (parts[1], parts[2]) if len(parts) == 4 and f"{parts[0]}/" == UPLOADS_PREFIX else None
+
+
 def put_pending(key: str, data: bytes) -> None:
     with aws_call():
         client().put_object(Bucket=_bucket(), Key=key, Body=data, Tagging=PENDING_TAG)

@@ -397,3 +397,11 @@ def test_a_smooth_signal_packs_below_one_byte_per_sample() -> None:
     time_s = np.arange(5000) / 500
     signal = np.round(800 * np.sin(2 * np.pi * 1.2 * time_s)).astype(np.int32)
     assert len(encode_signals([signal])[0]) < signal.size
+
+
+def test_the_encoder_counts_the_samples_each_lead_was_given():
+    encoder = SignalEncoder(2)
+    encoder.add(0, np.arange(70_000, dtype=np.int32))
+    encoder.add(1, np.arange(10, dtype=np.int16))
+    encoder.add(0, np.arange(5, dtype=np.int64))
+    assert encoder.lead_lengths == [70_005, 10]
