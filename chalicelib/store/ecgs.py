@@ -300,35 +300,26 @@ def _delete_item(item: EcgItem) -> bool:
     return True
 
 
-def _mark_pending(keys: list[str]) -> None:
-    """All of them pending, or (503) none: what is marked is committed again."""
-    marked: list[str] = []
+def _recommit(key: str | None) -> None:
+    """The ECG stays: its signal, marked pending for the delete, is committed again."""
+    if key is None:
+        return
     try:
-        for key in keys:
-            signals.mark_pending(key)
-            marked.append(key)
+        signals.commit(key)
     except ServiceError:
-        _recommit(marked)
-        raise
-
-
-def _recommit(keys: list[str]) -> None:
-    for key in keys:
-        try:
-            signals.commit(key)
-        except ServiceError:
-            logger.error(json.dumps({"event": "signal_commit_unknown", "key": key}))
+        logger.error(json.dumps({"event": "signal_commit_unknown", "key": key}))
 
 
 def delete_ecg(item: EcgItem) -> None:
-    """Objects marked pending, then the item (what readers see), then the objects. A failure
-    before the item is gone commits the objects again (503: the ECG is whole); a delete whose
-    outcome is unknown leaves them pending, so they end even if the item is gone and its keys
+    """Signal marked pending, then the item (what readers see), then the objects. A failure
+    before the item is gone commits the signal again (503: the ECG is whole); a delete whose
+    outcome is unknown leaves it pending, so it ends even if the item is gone and its key
     with it. The item's delete is conditional on the status read, so an upload finishing
     meanwhile is seen and its new object removed too."""
     for _ in range(TRANSACTION_ATTEMPTS):
-        signal = [item.signal_key] if item.signal_key else []  # an upload expires anyway
-        _mark_pending(signal)
+        signal = item.signal_key  # not the upload: everything under uploads/ expires anyway
+        if signal is not None:
+            signals.mark_pending(signal)  # a failure here changed nothing: 503
         try:
             deleted = _delete_item(item)
         except _StillThere:
@@ -337,7 +328,7 @@ def delete_ecg(item: EcgItem) -> None:
         except Unavailable:
             # Unknown: gone (its objects end with the lifecycle rule), or still there on pending
             # objects until the client repeats the DELETE, as a 503 asks it to.
-            logger.error(json.dumps({"event": "delete_outcome_unknown", "keys": signal}))
+            logger.error(json.dumps({"event": "delete_outcome_unknown", "key": signal}))
             raise
         if deleted:
             for key in _objects(item):
