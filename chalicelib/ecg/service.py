@@ -205,14 +205,13 @@ def _lead_index(item: EcgItem, lead_name: str) -> int:
 
 
 def read_window(owner: str, ecg_id: str, lead_name: str, start: int, count: int) -> SignalWindow:
-    """`count` samples of one lead from `start`, cut short at the lead's end: two ranged reads of
-    the signal object (the index entries, then the blocks), whatever the recording's length."""
+    """`count` samples of one lead from `start`, cut short at the lead's end."""
     item = _ready(owner, ecg_id)
     index = _lead_index(item, lead_name)
-    lengths = _lengths(item)
-    if start >= lengths[index]:
-        raise BadRequest(f"start must be before the lead's end ({lengths[index]} samples)", "invalid_query")
-    window = codec.read_window(ecgs.range_reader(item), int(item.signal_index), lengths, index, start, count)
+    length = _lengths(item)[index]
+    if start >= length:
+        raise BadRequest(f"start must be before the lead's end ({length} samples)", "invalid_query")
+    window = _window(item, index, start, count)
     return SignalWindow(item.ecg_id, lead_name, _shown_rate(item), start, window.tolist())
 
 
@@ -220,13 +219,20 @@ def _lengths(item: EcgItem) -> list[int]:
     return [int(lead.number_of_samples) for lead in item.leads]
 
 
+def _window(item: EcgItem, index: int, start: int, count: int) -> np.ndarray:
+    """Ranged reads of just the blocks the window needs (and of the object's index, unless this
+    function has it already), whatever the recording's length."""
+    return codec.read_window(
+        ecgs.range_reader(item), int(item.signal_index), _lengths(item), index, start, count
+    )
+
+
 def _streamed(item: EcgItem, index: int) -> tuple[insights.Values, dict[str, int], np.ndarray | None]:
     """Every insight of one lead and its beats, from the signal read back window by window:
     memory stays bounded whatever the recording's length."""
     stream = insights.LeadStream(_rate(item))
-    reader, lengths = ecgs.range_reader(item), _lengths(item)
-    for start in range(0, lengths[index], STREAM_SAMPLES):
-        stream.feed(codec.read_window(reader, int(item.signal_index), lengths, index, start, STREAM_SAMPLES))
+    for start in range(0, _lengths(item)[index], STREAM_SAMPLES):
+        stream.feed(_window(item, index, start, STREAM_SAMPLES))
     return stream.finish()
 
 
