@@ -36,6 +36,8 @@ from typing import Any
 from pynamodb.attributes import TTLAttribute
 
 from chalicelib.settings import APP_NAME, PREVIOUS_SECRET_SUFFIX, default_resource_name
+from chalicelib.store.queue import DELIVERY_ATTEMPTS
+from chalicelib.store.signals import PENDING, SIGNALS_PREFIX, UPLOADS_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("dev", "prod")
@@ -124,8 +126,6 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
 # with `Tagging` needs s3:PutObjectTagging too; a multipart upload's Create, UploadPart and
 # Complete are all s3:PutObject; a ranged GET is s3:GetObject; a presigned PUT URL carries the
 # s3:PutObject of the role that signed it.
-SIGNALS_PREFIX = "signals/"
-UPLOADS_PREFIX = "uploads/"
 S3_PERMISSIONS: dict[str, dict[str, list[str]]] = {
     "APIHandler": {
         SIGNALS_PREFIX: ["DeleteObject", "DeleteObjectTagging", "GetObject", "PutObject", "PutObjectTagging"],
@@ -160,11 +160,9 @@ QUEUE_PERMISSIONS: dict[str, list[str]] = {
     "ProcessUploads": ["ChangeMessageVisibility", "DeleteMessage", "GetQueueAttributes", "ReceiveMessage"],
 }
 SIGNALS_BUCKET_ENVIRONMENT = "ECG_SIGNALS_BUCKET"
-PENDING_TAG = ("state", "pending")  # written with a signal object; deleted when DynamoDB refers to it
 PENDING_EXPIRY_DAYS = 1  # after which a signal never committed (its write failed part-way) is deleted
 UPLOADS_EXPIRY_DAYS = 2  # a backstop: processing deletes each upload once done
 INCOMPLETE_MULTIPART_DAYS = 1
-UPLOAD_MAX_RECEIVES = 5  # deliveries of one notification before it goes to the dead-letter queue
 VISIBILITY_TIMEOUT_PER_FUNCTION_TIMEOUT = 6  # AWS's guidance for a queue that feeds a Lambda function
 UPLOADS_RETENTION_SECONDS = 4 * 24 * 3600  # SQS's default; the dead-letter queue keeps longer
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum
@@ -500,7 +498,7 @@ def upload_resources(stage: str) -> dict[str, Any]:
     set), and the policy names the bucket by its deterministic name, not by a reference: a
     reference would make the bucket depend on itself."""
     bucket_arn = {"Fn::Sub": "arn:${AWS::Partition}:s3:::" + signals_bucket_name(stage)}
-    key, value = PENDING_TAG
+    key, value = PENDING
     return {
         "SignalsBucket": {
             "Type": "AWS::S3::Bucket",
@@ -604,7 +602,7 @@ def upload_resources(stage: str) -> dict[str, Any]:
                 "MessageRetentionPeriod": UPLOADS_RETENTION_SECONDS,
                 "RedrivePolicy": {
                     "deadLetterTargetArn": {"Fn::GetAtt": ["UploadsDeadLetterQueue", "Arn"]},
-                    "maxReceiveCount": UPLOAD_MAX_RECEIVES,
+                    "maxReceiveCount": DELIVERY_ATTEMPTS,
                 },
             },
         },
@@ -857,7 +855,7 @@ def alarm_resources(stage: str) -> dict[str, Any]:
     resources["UploadsDeadLetterAlarm"] = metric_alarm(
         stage,
         "uploads-dead-letters",
-        f"An upload notification failed processing {UPLOAD_MAX_RECEIVES} times and waits in the dead-letter queue.",
+        f"An upload notification failed processing {DELIVERY_ATTEMPTS} times and waits in the dead-letter queue.",
         "AWS/SQS",
         "ApproximateNumberOfMessagesVisible",
         {"QueueName": queue_name(stage, dead_letter=True)},

@@ -3,7 +3,7 @@
 On AWS, S3 notifies the uploads queue of each object created under `uploads/`, and Lambda's SQS
 event source polls the queue and invokes the processing function with one message per event
 (batch size 1): a success deletes the message; an exception leaves it to become visible again
-after the queue's visibility timeout, and after `MAX_RECEIVES` receives SQS moves it to the
+after the queue's visibility timeout, and after `DELIVERY_ATTEMPTS` receives SQS moves it to the
 dead-letter queue. Here moto's S3 and SQS (one process, so that S3's notifications reach SQS)
 play the services and `QueuePoller` plays the event source, in the process that serves the API.
 
@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.settings import APP_NAME
+from chalicelib.store.queue import DELIVERY_ATTEMPTS
+from chalicelib.store.signals import UPLOADS_PREFIX
 
 log = logging.getLogger(__name__)
 
-MAX_RECEIVES = 5  # the RedrivePolicy's maxReceiveCount, as devtools/deployment.py's UPLOAD_MAX_RECEIVES
 DEFAULT_VISIBILITY_SECONDS = 30  # locally short, so a failed processing is redelivered soon
-UPLOADS_PREFIX = "uploads/"
 LONG_POLL_SECONDS = 20  # what Lambda's pollers wait in ReceiveMessage
 VISIBILITY_ENVIRONMENT = "ECG_LOCAL_UPLOADS_VISIBILITY_SECONDS"
 CRASH_ENVIRONMENT = "ECG_LOCAL_CRASH_FIRST_ATTEMPT_AT"
@@ -70,7 +70,7 @@ def create_uploads_queue(sqs: Any, s3: Any, bucket: str, stage: str) -> Queue:
     dead_letter_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
     dead_letter_arn = _arn(sqs, dead_letter_url)
     visibility = visibility_seconds()
-    redrive = {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": str(MAX_RECEIVES)}
+    redrive = {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": str(DELIVERY_ATTEMPTS)}
     url = sqs.create_queue(
         QueueName=name,
         Attributes={"VisibilityTimeout": str(visibility), "RedrivePolicy": json.dumps(redrive)},
@@ -271,7 +271,7 @@ class QueuePoller:
                 return False  # the stack is stopping under it: not the function's failure
             then = (
                 "it goes to the dead-letter queue"
-                if receives >= MAX_RECEIVES
+                if receives >= DELIVERY_ATTEMPTS
                 else f"SQS delivers it again in {self._queue.visibility_seconds} s"
             )
             log.warning(
@@ -279,7 +279,7 @@ class QueuePoller:
                 self._function_name,
                 message["MessageId"],
                 receives,
-                MAX_RECEIVES,
+                DELIVERY_ATTEMPTS,
                 _one_line(error),
                 then,
             )

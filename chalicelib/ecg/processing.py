@@ -26,9 +26,6 @@ from chalicelib.ecg.service import overdue
 from chalicelib.store import ecgs, queue, signals
 from chalicelib.store.models import EcgItem, LeadSummaryAttribute
 
-# The queue's maxReceiveCount: the last delivery does not try again (a crash, a timeout or an
-# out-of-memory kill would leave no trace); it marks the ECG failed before the dead-letter queue.
-DELIVERY_ATTEMPTS = 5
 GAVE_UP = "the file could not be processed (every attempt failed); please upload it again"
 logger = logging.getLogger(__name__)
 
@@ -50,7 +47,7 @@ def process_notification(body: str, receive_count: int) -> None:
     for record in message.get("Records", []):
         if str(record.get("eventName", "")).startswith("ObjectCreated"):
             key = unquote_plus(record["s3"]["object"]["key"])
-            process_upload(key, last_attempt=receive_count >= DELIVERY_ATTEMPTS)
+            process_upload(key, last_attempt=receive_count >= queue.DELIVERY_ATTEMPTS)
 
 
 def process_upload(key: str, last_attempt: bool = False) -> None:

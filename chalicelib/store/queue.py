@@ -17,6 +17,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.settings import Settings, get_settings
 
+# The queue's maxReceiveCount (the template's and make run's): the last delivery does not try
+# again (a crash, a timeout or an out-of-memory kill would leave no trace); it marks the ECG
+# failed before the message goes to the dead-letter queue.
+DELIVERY_ATTEMPTS = 5
 FIRST_RETRY_SECONDS = 60  # then 3, 9, 27 times that: the five deliveries span about 40 minutes
 MAX_VISIBILITY_SECONDS = 12 * 3600  # SQS's limit
 logger = logging.getLogger(__name__)

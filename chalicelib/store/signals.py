@@ -18,8 +18,12 @@ from chalicelib.errors import NotFound
 from chalicelib.settings import Settings, get_settings
 from chalicelib.store.failures import aws_call
 
-PENDING_TAG = "state=pending"
+# The bucket's layout and the tag its lifecycle rule matches; the template (devtools/deployment.py)
+# and `make run` build their rules and notifications from these.
+SIGNALS_PREFIX = "signals/"
 UPLOADS_PREFIX = "uploads/"
+PENDING = ("state", "pending")
+PENDING_TAG = "=".join(PENDING)  # as PutObject's Tagging header writes it
 PART_BYTES = 8 * 1024 * 1024  # multipart parts (S3's minimum is 5 MiB, except the last)
 UPLOAD_CONTENT_TYPE = "application/octet-stream"
 
@@ -53,7 +57,7 @@ def expires_anyway(key: str) -> bool:
 
 
 def signal_key(owner: str, ecg_id: str) -> str:
-    return f"signals/{owner}/{ecg_id}/{secrets.token_hex(8)}"
+    return f"{SIGNALS_PREFIX}{owner}/{ecg_id}/{secrets.token_hex(8)}"
 
 
 def upload_key(owner: str, ecg_id: str) -> str:
@@ -90,7 +94,7 @@ def mark_pending(key: str) -> None:
     with aws_call():
         try:
             s3.put_object_tagging(
-                Bucket=_bucket(), Key=key, Tagging={"TagSet": [{"Key": "state", "Value": "pending"}]}
+                Bucket=_bucket(), Key=key, Tagging={"TagSet": [{"Key": PENDING[0], "Value": PENDING[1]}]}
             )
         except s3.exceptions.NoSuchKey:
             return

@@ -13,6 +13,7 @@ import pytest
 from chalicelib.ecg import processing, service
 from chalicelib.errors import Unavailable
 from chalicelib.settings import get_settings
+from chalicelib.store import queue
 from chalicelib.store.signals import client
 from tests.edf_files import edf_bytes
 from tests.faults import FaultPlan
@@ -232,8 +233,6 @@ def test_a_failed_delivery_asks_the_queue_for_it_again_soon(
 ):
     import boto3
 
-    from chalicelib.store import queue
-
     sqs = boto3.client("sqs", region_name="us-east-1")
     url = sqs.create_queue(QueueName="uploads")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -251,7 +250,7 @@ def test_a_failed_delivery_asks_the_queue_for_it_again_soon(
 def test_the_last_delivery_marks_the_ecg_failed_instead_of_trying_again(api: Api, alice: str):
     data = edf_bytes(recording(), names(2), RATE)
     ticket = announce(api, alice, len(data)).json
-    deliver(put_file(ticket, data), receive_count=processing.DELIVERY_ATTEMPTS)
+    deliver(put_file(ticket, data), receive_count=queue.DELIVERY_ATTEMPTS)
     shown = api.call("GET", "/ecgs/holter", alice).json
     assert shown["status"] == "failed" and shown["error"] == processing.GAVE_UP
 

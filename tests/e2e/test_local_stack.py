@@ -26,7 +26,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from devtools.local_queue import MAX_RECEIVES, Queue
+from chalicelib.store.queue import DELIVERY_ATTEMPTS
+from devtools.local_queue import Queue
 from tests.e2e.conftest import ADMIN, Stack
 from tests.environment import FAST_BCRYPT_ROUNDS
 
@@ -351,11 +352,11 @@ def test_a_failing_handler_leaves_the_message_to_sqs_until_the_dead_letter_queue
 
     with polling(storage, fail):
         storage.s3.put_object(Bucket=BUCKET, Key="uploads/alice/holter/token", Body=b"12345")
-        seen = [receives.get(timeout=10) for _ in range(MAX_RECEIVES)]
+        seen = [receives.get(timeout=10) for _ in range(DELIVERY_ATTEMPTS)]
         deadline = time.monotonic() + 10
         while queue_depth(storage, storage.queue.dead_letter_url) == 0 and time.monotonic() < deadline:
             time.sleep(0.2)
-    assert seen == [str(count) for count in range(1, MAX_RECEIVES + 1)]
+    assert seen == [str(count) for count in range(1, DELIVERY_ATTEMPTS + 1)]
     assert receives.empty(), "after the last receive the message is not handed over again"
     (dead,) = storage.sqs.receive_message(QueueUrl=storage.queue.dead_letter_url)["Messages"]
     assert json.loads(dead["Body"])["Records"][0]["s3"]["object"]["key"] == "uploads/alice/holter/token"
@@ -377,7 +378,7 @@ def test_a_failure_is_logged_in_one_line(storage: Storage, caplog: pytest.LogCap
     (line,) = caplog.messages
     assert "\n" not in line
     assert "RuntimeError: processing failed over two lines" in line
-    assert f"message {message['MessageId']} (receive 1 of {MAX_RECEIVES})" in line
+    assert f"message {message['MessageId']} (receive 1 of {DELIVERY_ATTEMPTS})" in line
     assert queue_depth(storage) == 1, "the message stays in the queue"
 
 

@@ -501,7 +501,7 @@ def test_uploads_queue_is_encrypted_and_hides_a_message_for_six_function_timeout
 
 
 def test_a_notification_failing_five_times_moves_to_the_dead_letter_queue(template: dict[str, Any]):
-    from chalicelib.ecg.processing import DELIVERY_ATTEMPTS
+    from chalicelib.store.queue import DELIVERY_ATTEMPTS
 
     assert DELIVERY_ATTEMPTS == 5  # the last delivery marks the ECG failed rather than trying again
     redrive = properties(template, "UploadsQueue")["RedrivePolicy"]
@@ -646,7 +646,7 @@ def test_the_local_stack_queues_and_runs_uploads_as_the_template_does(template: 
 
     queue = properties(template, "UploadsQueue")
     assert local_queue.queue_name("dev") == queue["QueueName"]
-    assert queue["RedrivePolicy"]["maxReceiveCount"] == local_queue.MAX_RECEIVES
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == local_queue.DELIVERY_ATTEMPTS
     assert local_queue.UPLOADS_PREFIX == UPLOADS_PREFIX
     function = properties(template, "ProcessUploads")
     assert (
