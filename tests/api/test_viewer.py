@@ -24,6 +24,7 @@ from tests.api.web_pages import (
     csp_directives,
     documented_media_type,
     get,
+    html_page,
     parse,
 )
 from tests.contract import spec
@@ -40,11 +41,7 @@ def viewer(api: Api) -> Reply:
 
 
 def test_the_viewer_is_an_html_page_anyone_may_read(viewer: Reply):
-    assert viewer.headers["content-type"] == "text/html; charset=utf-8"
-    assert viewer.headers["content-type"].startswith(documented_media_type("/"))
-    page = parse(viewer.raw)
-    assert [attrs for tag, attrs in page.tags if tag == "html"] == [{"lang": "en"}]
-    assert "ECG Insights" in page.title
+    page = html_page(viewer, "/")
     assert ("meta", {"name": "viewport", "content": "width=device-width, initial-scale=1"}) in page.tags
 
 

@@ -76,6 +76,16 @@ def parse(html: bytes) -> Page:
     return page
 
 
+def html_page(reply: Reply, path: str) -> Page:
+    """The checks every page passes (HTML as documented, in English, titled), and the page."""
+    assert reply.headers["content-type"] == "text/html; charset=utf-8"
+    assert reply.headers["content-type"].startswith(documented_media_type(path))
+    page = parse(reply.raw)
+    assert [attrs for tag, attrs in page.tags if tag == "html"] == [{"lang": "en"}]
+    assert "ECG Insights" in page.title
+    return page
+
+
 def csp_directives(header: str) -> dict[str, list[str]]:
     directives = [directive.split() for directive in header.split(";") if directive.strip()]
     return {name: sources for name, *sources in directives}
